@@ -1,0 +1,97 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Chain.Ledger.Crypto;
+
+namespace Chain.Ledger.Identity;
+
+/// <summary>
+/// An Ed25519 key on disk: JSON with the key's name, public key and 32-byte seed, both hex. Written with
+/// owner-only permissions (0600); loading refuses a file that group or others can read, as ssh does.
+/// </summary>
+public static class KeyFile
+{
+    private const string Kind = "chain-ed25519-key";
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private sealed record Document(string Kind, string Name, string PublicKey, string Seed);
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        WriteIndented = true,
+    };
+
+    /// <summary>Generates a key and writes it to <paramref name="path"/> (which must not exist yet).</summary>
+    public static PublicKey Generate(string path, string name)
+    {
+        using var key = SigningKey.Generate();
+        Write(path, name, key);
+        return key.PublicKey;
+    }
+
+    /// <summary>Writes <paramref name="key"/> to a new file readable only by its owner.</summary>
+    public static void Write(string path, string name, SigningKey key)
+    {
+        var doc = new Document(Kind, name, key.PublicKey.ToString(), Convert.ToHexStringLower(key.ExportSeed()));
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+        try
+        {
+            using var stream = new FileStream(path, options);
+            JsonSerializer.Serialize(stream, doc, JsonOptions);
+        }
+        catch (IOException e)
+        {
+            throw new LedgerException(LedgerError.InvalidKeyFile, $"cannot write key file {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Loads a key; <see cref="LedgerError.InvalidKeyFile"/> if unreadable, malformed, inconsistent or too open.</summary>
+    public static SigningKey Load(string path)
+    {
+        static LedgerException Bad(string path, string why, Exception? e = null) =>
+            new(LedgerError.InvalidKeyFile, $"{path}: {why}", e);
+        string text;
+        try
+        {
+            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(OwnerOnly | UnixFileMode.UserExecute)) != 0)
+                throw Bad(path, "is readable or writable by group or others; run chmod 600 on it");
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Bad(path, $"cannot read: {e.Message}", e);
+        }
+        Document? doc;
+        try
+        {
+            doc = JsonSerializer.Deserialize<Document>(text, JsonOptions);
+        }
+        catch (JsonException e)
+        {
+            throw Bad(path, $"not a key file: {e.Message}", e);
+        }
+        if (doc is null || doc.Kind != Kind) throw Bad(path, $"kind must be '{Kind}'");
+        byte[] seed;
+        try
+        {
+            seed = Convert.FromHexString(doc.Seed);
+        }
+        catch (FormatException e)
+        {
+            throw Bad(path, "seed is not hex", e);
+        }
+        if (seed.Length != 32) throw Bad(path, "seed must be 32 bytes");
+        var key = SigningKey.FromSeed(seed);
+        if (key.PublicKey.ToString() != doc.PublicKey.ToLowerInvariant())
+        {
+            key.Dispose();
+            throw Bad(path, "public key does not match the seed");
+        }
+        return key;
+    }
+}
