@@ -1,0 +1,61 @@
+using Chain.Ledger.Crypto;
+using Chain.Ledger.Identity;
+
+namespace Chain.Ledger.Storage;
+
+/// <summary>
+/// The in-memory twin of <see cref="RocksDbLedgerStore"/>, for simulations: same rules, same encoding,
+/// sorted tables instead of column families, and a write that applies all operations under one lock.
+/// </summary>
+public sealed class InMemoryLedgerStore : LedgerStoreBase
+{
+    private readonly object _lock = new();
+    private readonly SortedDictionary<byte[], byte[]>[] _tables =
+        Enumerable.Range(0, Enum.GetValues<Column>().Length)
+            .Select(_ => new SortedDictionary<byte[], byte[]>(ByteComparer.Instance)).ToArray();
+
+    private InMemoryLedgerStore(LedgerLimits limits) : base(limits)
+    {
+    }
+
+    public static InMemoryLedgerStore Create(Genesis genesis, LedgerLimits? limits = null) =>
+        Create(genesis.Hash, genesis.Timestamp, limits);
+
+    public static InMemoryLedgerStore Create(Hash32 genesisHash, long genesisTimestamp, LedgerLimits? limits = null)
+    {
+        var store = new InMemoryLedgerStore(limits ?? LedgerLimits.Default);
+        store.Initialise(genesisHash, genesisTimestamp);
+        return store;
+    }
+
+    protected override byte[]? Read(Column column, ReadOnlySpan<byte> key)
+    {
+        lock (_lock) return _tables[(int)column].TryGetValue(key.ToArray(), out var v) ? v : null;
+    }
+
+    protected override IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix)
+    {
+        KeyValuePair<byte[], byte[]>[] snapshot;
+        lock (_lock) snapshot = _tables[(int)column].Where(kv => kv.Key.AsSpan().StartsWith(prefix)).ToArray();
+        return snapshot;
+    }
+
+    protected override void Write(IReadOnlyList<StoreOp> ops, bool sync)
+    {
+        lock (_lock)
+        {
+            foreach (var op in ops)
+            {
+                if (op.Value is null) _tables[(int)op.Column].Remove(op.Key);
+                else _tables[(int)op.Column][op.Key] = op.Value;
+            }
+        }
+    }
+
+    private sealed class ByteComparer : IComparer<byte[]>
+    {
+        public static readonly ByteComparer Instance = new();
+
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y.AsSpan());
+    }
+}

@@ -1,0 +1,260 @@
+using System.Buffers.Binary;
+using Chain.Ledger.Crypto;
+using Chain.Ledger.Model;
+using Chain.Ledger.State;
+
+namespace Chain.Ledger.Storage;
+
+/// <summary>The column families (RocksDB) or tables (in memory) of a ledger store.</summary>
+public enum Column
+{
+    /// <summary>height (u64 BE) -> committed block bytes.</summary>
+    Blocks,
+    /// <summary>transaction id -> height (u64 BE) || index (u32 BE).</summary>
+    TxIndex,
+    /// <summary>state key -> version (u64 BE) || value.</summary>
+    State,
+    /// <summary>state tree position (33 bytes) -> tree node.</summary>
+    StateTree,
+    /// <summary>name (UTF-8) -> bytes: chain tip, genesis hash, state root, consensus metadata.</summary>
+    Meta,
+}
+
+/// <summary>One put (value not null) or delete in an atomic write.</summary>
+public readonly record struct StoreOp(Column Column, byte[] Key, byte[]? Value);
+
+/// <summary>
+/// The behaviour both stores share: validation, indexing, the state tree and the tip. Subclasses
+/// supply three primitives over <see cref="Column"/>s: read, scan, and an atomic (optionally synced) write.
+/// </summary>
+public abstract class LedgerStoreBase : ILedgerStore
+{
+    private const string GenesisKey = "chain/genesis";
+    private const string TipKey = "chain/tip";
+    private const string StateRootKey = "chain/stateRoot";
+    private const string AppMetaPrefix = "app/";
+
+    private readonly object _commitLock = new();
+    private volatile Tip _tip = new(0, Hash32.Zero, long.MinValue, Hash32.Zero);
+
+    private sealed record Tip(ulong Height, Hash32 Hash, long Timestamp, Hash32 StateRoot);
+
+    protected LedgerStoreBase(LedgerLimits limits) => Limits = limits.Validate();
+
+    public LedgerLimits Limits { get; }
+    public Hash32 GenesisHash { get; private set; }
+    public ulong Height => _tip.Height;
+    public Hash32 TipHash => _tip.Hash;
+    public Hash32 StateRoot => _tip.StateRoot;
+
+    protected abstract byte[]? Read(Column column, ReadOnlySpan<byte> key);
+
+    protected abstract IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix);
+
+    protected abstract void Write(IReadOnlyList<StoreOp> ops, bool sync);
+
+    /// <summary>Binds a new store to a genesis, or checks an existing one belongs to it and loads its tip.</summary>
+    protected void Initialise(Hash32 genesisHash, long genesisTimestamp)
+    {
+        var stored = Read(Column.Meta, Key(GenesisKey));
+        if (stored is null)
+        {
+            if (Read(Column.Blocks, HeightKey(1)) is not null)
+                throw Corrupt("blocks exist but the genesis hash is missing");
+            Write([Meta(GenesisKey, genesisHash.ToArray()), Meta(TipKey, EncodeTip(0, genesisHash, genesisTimestamp)),
+                Meta(StateRootKey, Hash32.Zero.ToArray())], sync: true);
+            stored = genesisHash.ToArray();
+        }
+        if (stored.Length != Hash32.Size || Hash32.FromBytes(stored) != genesisHash)
+            throw Corrupt("this data directory belongs to another chain (genesis hash differs)");
+        GenesisHash = genesisHash;
+        _tip = LoadTip();
+    }
+
+    private Tip LoadTip()
+    {
+        var tip = Read(Column.Meta, Key(TipKey));
+        var root = Read(Column.Meta, Key(StateRootKey));
+        if (tip is not { Length: 48 } || root is not { Length: Hash32.Size }) throw Corrupt("tip or state root record is missing");
+        var height = BinaryPrimitives.ReadUInt64BigEndian(tip);
+        var hash = Hash32.FromBytes(tip.AsSpan(8, 32));
+        var timestamp = BinaryPrimitives.ReadInt64BigEndian(tip.AsSpan(40));
+        var stateRoot = Hash32.FromBytes(root);
+        if (height > 0)
+        {
+            var block = GetBlock(height) ?? throw Corrupt($"tip block {height} is missing");
+            if (block.Block.Hash != hash) throw Corrupt($"tip block {height} does not match the recorded tip hash");
+        }
+        if (Read(Column.Blocks, HeightKey(height + 1)) is not null) throw Corrupt($"a block exists above the tip {height}");
+        if (SparseMerkleTree.Root(new NodeReader(this)) != stateRoot) throw Corrupt("state tree does not match the recorded root");
+        return new Tip(height, hash, timestamp, stateRoot);
+    }
+
+    public CommittedBlock? GetBlock(ulong height)
+    {
+        var bytes = GetBlockBytes(height);
+        return bytes is null ? null : CommittedBlock.Decode(bytes, Limits);
+    }
+
+    public byte[]? GetBlockBytes(ulong height) => height == 0 ? null : Read(Column.Blocks, HeightKey(height));
+
+    public TxLocation? GetTxLocation(Hash32 txId)
+    {
+        var v = Read(Column.TxIndex, txId.ToArray());
+        if (v is null) return null;
+        if (v.Length != 12) throw Corrupt($"transaction index entry for {txId.Short} is malformed");
+        return new TxLocation(BinaryPrimitives.ReadUInt64BigEndian(v), checked((int)BinaryPrimitives.ReadUInt32BigEndian(v.AsSpan(8))));
+    }
+
+    public StateEntry? GetState(ReadOnlySpan<byte> key)
+    {
+        var v = Read(Column.State, key);
+        return v is null ? null : DecodeEntry(v);
+    }
+
+    public IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix) =>
+        Scan(Column.State, prefix.ToArray()).Select(kv => KeyValuePair.Create(kv.Key, DecodeEntry(kv.Value)));
+
+    public StateProof ProveState(ReadOnlySpan<byte> key) =>
+        SparseMerkleTree.Prove(new NodeReader(this), SparseMerkleTree.KeyHash(key));
+
+    public byte[]? GetMeta(string name) => Read(Column.Meta, Key(AppMetaPrefix + name));
+
+    public void PutMeta(string name, ReadOnlySpan<byte> value) =>
+        Write([Meta(AppMetaPrefix + name, value.ToArray())], sync: true);
+
+    public Hash32 Commit(CommittedBlock committed, IReadOnlyList<StateWrite> writes)
+    {
+        lock (_commitLock)
+        {
+            var tip = _tip;
+            var block = committed.Block;
+            var height = tip.Height + 1;
+            CheckExtends(committed, tip, height);
+            var ops = new List<StoreOp>(block.Transactions.Count + writes.Count * 2 + 64)
+            {
+                new(Column.Blocks, HeightKey(height), committed.Encode()),
+            };
+            IndexTransactions(block, height, ops);
+            var root = ApplyState(writes, height, ops);
+            ops.Add(Meta(TipKey, EncodeTip(height, block.Hash, block.Header.Timestamp)));
+            ops.Add(Meta(StateRootKey, root.ToArray()));
+            Write(ops, sync: true);
+            _tip = new Tip(height, block.Hash, block.Header.Timestamp, root);
+            return root;
+        }
+    }
+
+    private static void CheckExtends(CommittedBlock committed, Tip tip, ulong height)
+    {
+        var h = committed.Block.Header;
+        static LedgerException Invalid(string why) => new(LedgerError.InvalidBlock, why);
+        if (h.Height != height) throw Invalid($"block height {h.Height} does not follow the tip {tip.Height}");
+        if (h.PreviousHash != tip.Hash) throw Invalid($"block {height} does not link to the tip {tip.Hash.Short}");
+        if (h.StateRoot != tip.StateRoot) throw Invalid($"block {height} state root {h.StateRoot.Short} is not {tip.StateRoot.Short}");
+        if (h.Timestamp <= tip.Timestamp) throw Invalid($"block {height} timestamp is not after its parent's");
+        var body = committed.Block.CheckBody();
+        if (body is not null) throw Invalid($"block {height}: {body}");
+        var cert = committed.Certificate;
+        if (cert.BlockHash != committed.Block.Hash || cert.Height != height)
+            throw new LedgerException(LedgerError.InvalidCertificate, $"certificate is not for block {height}");
+    }
+
+    private void IndexTransactions(Block block, ulong height, List<StoreOp> ops)
+    {
+        var seen = new HashSet<Hash32>();
+        for (var i = 0; i < block.Transactions.Count; i++)
+        {
+            var id = block.Transactions[i].Id;
+            if (!seen.Add(id) || Read(Column.TxIndex, id.ToArray()) is not null)
+                throw new LedgerException(LedgerError.DuplicateTransaction, $"transaction {id.Short} is already committed");
+            var location = new byte[12];
+            BinaryPrimitives.WriteUInt64BigEndian(location, height);
+            BinaryPrimitives.WriteUInt32BigEndian(location.AsSpan(8), (uint)i);
+            ops.Add(new StoreOp(Column.TxIndex, id.ToArray(), location));
+        }
+    }
+
+    private Hash32 ApplyState(IReadOnlyList<StateWrite> writes, ulong height, List<StoreOp> ops)
+    {
+        // The last write to a key within a block wins.
+        var final = new Dictionary<Hash32, StateWrite>();
+        foreach (var w in writes)
+        {
+            if (w.Key.Length == 0 || w.Key.Length > Limits.MaxStateKeyBytes)
+                throw new LedgerException(LedgerError.TooLarge, $"state key of {w.Key.Length} bytes (1-{Limits.MaxStateKeyBytes})");
+            final[SparseMerkleTree.KeyHash(w.Key)] = w;
+        }
+        var changes = new List<(Hash32 KeyHash, Hash32? ValueDigest)>(final.Count);
+        foreach (var (keyHash, w) in final)
+        {
+            if (w.Value is null)
+            {
+                ops.Add(new StoreOp(Column.State, w.Key, null));
+                changes.Add((keyHash, null));
+            }
+            else
+            {
+                ops.Add(new StoreOp(Column.State, w.Key, EncodeEntry(height, w.Value)));
+                changes.Add((keyHash, SparseMerkleTree.ValueDigest(height, w.Value)));
+            }
+        }
+        var update = SparseMerkleTree.Update(new NodeReader(this), changes);
+        foreach (var (position, node) in update.Changes) ops.Add(new StoreOp(Column.StateTree, position.Encode(), node?.Encode()));
+        return update.Root;
+    }
+
+    private sealed class NodeReader(LedgerStoreBase store) : ITreeNodeReader
+    {
+        public TreeNode? Get(NodeKey key)
+        {
+            var bytes = store.Read(Column.StateTree, key.Encode());
+            return bytes is null ? null : TreeNode.Decode(bytes);
+        }
+    }
+
+    internal static byte[] HeightKey(ulong height)
+    {
+        var key = new byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(key, height);
+        return key;
+    }
+
+    private static byte[] Key(string name) => System.Text.Encoding.UTF8.GetBytes(name);
+
+    private static StoreOp Meta(string name, byte[] value) => new(Column.Meta, Key(name), value);
+
+    private static byte[] EncodeTip(ulong height, Hash32 hash, long timestamp)
+    {
+        var v = new byte[48];
+        BinaryPrimitives.WriteUInt64BigEndian(v, height);
+        hash.WriteTo(v.AsSpan(8));
+        BinaryPrimitives.WriteInt64BigEndian(v.AsSpan(40), timestamp);
+        return v;
+    }
+
+    private static byte[] EncodeEntry(ulong version, byte[] value)
+    {
+        var v = new byte[8 + value.Length];
+        BinaryPrimitives.WriteUInt64BigEndian(v, version);
+        value.CopyTo(v, 8);
+        return v;
+    }
+
+    private static StateEntry DecodeEntry(byte[] v) =>
+        v.Length >= 8
+            ? new StateEntry(v[8..], BinaryPrimitives.ReadUInt64BigEndian(v))
+            : throw Corrupt("state entry is shorter than its version");
+
+    protected static LedgerException Corrupt(string why) => new(LedgerError.StoreCorrupt, why);
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+}
