@@ -17,8 +17,7 @@ if ! dotnet build Chain.sln -nologo -v quiet; then
   exit 1
 fi
 
-dotnet test Chain.sln --no-build -nologo -v quiet --logger "trx" --logger "console;verbosity=normal" \
-  --results-directory "$results" "$@"
+dotnet test Chain.sln --no-build -nologo -v quiet --logger "trx" --results-directory "$results" "$@"
 status=$?
 
 passed=0; failed=0; skipped=0; files=0

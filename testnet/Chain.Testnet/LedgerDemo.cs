@@ -58,7 +58,7 @@ internal static class LedgerDemo
                     else rejected++;
                 }
                 timestamp = Math.Max(timestamp + 1, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-                var block = Block.Create(height, store.TipHash, store.StateRoot, 0, 0, timestamp, txs);
+                var block = Block.Create(height, store.TipHash, store.Height, store.StateRoot, 0, 0, timestamp, txs);
                 var vote = CommitCertificate.VoteBytes(CertificatePhase.Commit, height, 0, block.Hash);
                 var cert = new CommitCertificate(CertificatePhase.Commit, height, 0, block.Hash,
                     [new ReplicaSignature(0, nodeKey.Sign(vote))]);

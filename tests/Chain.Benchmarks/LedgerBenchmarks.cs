@@ -53,7 +53,7 @@ public class BlockCodecBenchmarks
     public void Setup()
     {
         var txs = Data.SignedTransactions(1000, 1);
-        _block = Block.Create(1, Hash32.Zero, Hash32.Zero, 0, 0, 1, txs);
+        _block = Block.Create(1, Hash32.Zero, 0, Hash32.Zero, 0, 0, 1, txs);
         _encoded = _block.Encode();
     }
 
@@ -104,7 +104,7 @@ public class BlockCommitBenchmarks
         var txs = new ArraySegment<Transaction>(_pool, _next, TxPerBlock);
         _next += TxPerBlock;
         var height = _store.Height + 1;
-        var block = Block.Create(height, _store.TipHash, _store.StateRoot, 0, 0, (long)height, txs);
+        var block = Block.Create(height, _store.TipHash, _store.Height, _store.StateRoot, 0, 0, (long)height, txs);
         var vote = CommitCertificate.VoteBytes(CertificatePhase.Commit, height, 0, block.Hash);
         var cert = new CommitCertificate(CertificatePhase.Commit, height, 0, block.Hash,
             [new ReplicaSignature(0, _validator.Sign(vote))]);

@@ -36,7 +36,7 @@ while (true)
         writes.Add(new StateWrite(key, random.Next(10) == 0 ? null : value));
     }
     timestamp++;
-    var block = Block.Create(height, store.TipHash, store.StateRoot, 0, 0, timestamp, txs);
+    var block = Block.Create(height, store.TipHash, store.Height, store.StateRoot, 0, 0, timestamp, txs);
     var vote = CommitCertificate.VoteBytes(CertificatePhase.Commit, height, 0, block.Hash);
     var cert = new CommitCertificate(CertificatePhase.Commit, height, 0, block.Hash, [new ReplicaSignature(0, validator.Sign(vote))]);
     var root = store.Commit(new CommittedBlock(block, cert), writes);

@@ -26,6 +26,7 @@ public static class LedgerAssert
         Assert.Equal(expected.Height, actual.Height);
         Assert.Equal(expected.PreviousHash, actual.PreviousHash);
         Assert.Equal(expected.TxRoot, actual.TxRoot);
+        Assert.Equal(expected.ExecutedHeight, actual.ExecutedHeight);
         Assert.Equal(expected.StateRoot, actual.StateRoot);
         Assert.Equal(expected.Proposer, actual.Proposer);
         Assert.Equal(expected.View, actual.View);

@@ -124,10 +124,14 @@ public static class TestData
             [System.Text.Encoding.UTF8.GetBytes(key1), System.Text.Encoding.UTF8.GetBytes(value)], nonce, key);
 
     /// <summary>A random header that decodes (height at least 1); its root and count need not match any body.</summary>
-    public static BlockHeader RandomHeader(Random rng) => new(
-        Math.Max(1, RandomUInt64(rng)), RandomHash(rng), RandomHash(rng), RandomHash(rng),
-        (ushort)rng.Next(ushort.MaxValue + 1), RandomUInt64(rng), RandomInt64(rng),
-        rng.Next(8) == 0 ? uint.MaxValue : (uint)rng.Next(int.MaxValue));
+    public static BlockHeader RandomHeader(Random rng)
+    {
+        var height = Math.Max(1, RandomUInt64(rng));
+        return new BlockHeader(height, RandomHash(rng), RandomHash(rng),
+            rng.Next(3) == 0 ? height - 1 : RandomUInt64(rng) % height, RandomHash(rng),
+            (ushort)rng.Next(ushort.MaxValue + 1), RandomUInt64(rng), RandomInt64(rng),
+            rng.Next(8) == 0 ? uint.MaxValue : (uint)rng.Next(int.MaxValue));
+    }
 
     /// <summary>
     /// A random block of 0..<paramref name="maxTransactions"/> random transactions whose header commits to them.
@@ -135,7 +139,9 @@ public static class TestData
     public static Block RandomBlock(Random rng, int maxTransactions = 5)
     {
         var txs = Enumerable.Range(0, rng.Next(maxTransactions + 1)).Select(_ => RandomTransaction(rng)).ToArray();
-        return Block.Create(Math.Max(1, RandomUInt64(rng)), RandomHash(rng), RandomHash(rng),
+        var height = Math.Max(1, RandomUInt64(rng));
+        var executed = rng.Next(3) == 0 ? height - 1 : RandomUInt64(rng) % height;
+        return Block.Create(height, RandomHash(rng), executed, RandomHash(rng),
             (ushort)rng.Next(ushort.MaxValue + 1), RandomUInt64(rng), RandomInt64(rng), txs);
     }
 
@@ -261,7 +267,7 @@ public sealed class TestNetwork
         long? timestamp = null, Hash32 stateRoot = default, ulong view = 0, int? signers = null)
     {
         var proposer = (ushort)(view % (ulong)Validators.Count);
-        var block = Block.Create(height, previousHash, stateRoot, proposer, view,
+        var block = Block.Create(height, previousHash, 0, stateRoot, proposer, view,
             timestamp ?? Genesis.Timestamp + 1000 * (long)height, transactions);
         return new CommittedBlock(block, Certify(block, signers, CertificatePhase.Commit, view));
     }

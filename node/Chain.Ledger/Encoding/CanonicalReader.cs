@@ -62,7 +62,7 @@ public ref struct CanonicalReader
     public ReadOnlySpan<byte> Bytes(int max, string field)
     {
         var length = U32(field);
-        if (length > (uint)max)
+        if (length > (uint)Math.Max(max, 0))
             throw new DecodeException(field, $"length {length} exceeds limit {max}", LedgerError.TooLarge);
         return Take((int)length, field);
     }
@@ -85,7 +85,7 @@ public ref struct CanonicalReader
     public int Count(int max, string field)
     {
         var count = U32(field);
-        if (count > (uint)max)
+        if (count > (uint)Math.Max(max, 0))
             throw new DecodeException(field, $"count {count} exceeds limit {max}", LedgerError.TooLarge);
         return (int)count;
     }

@@ -111,8 +111,8 @@ public sealed class Genesis
         long Timestamp,
         List<OrganisationDocument> Organisations);
 
-    public sealed record OrganisationDocument(string Id, string Name, Role Role, List<NodeDocument>? Nodes,
-        List<ClientDocument>? Clients);
+    public sealed record OrganisationDocument(string Id, string Name, Role Role, List<NodeDocument>? Nodes = null,
+        List<ClientDocument>? Clients = null);
 
     public sealed record NodeDocument(ushort Id, string Name, string PublicKey, string Address);
 

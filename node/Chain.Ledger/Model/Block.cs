@@ -31,11 +31,11 @@ public sealed class Block
     public ulong Height => Header.Height;
 
     /// <summary>Builds a block whose header commits to <paramref name="transactions"/>.</summary>
-    public static Block Create(ulong height, Hash32 previousHash, Hash32 stateRoot, ushort proposer, ulong view,
-        long timestamp, IReadOnlyList<Transaction> transactions)
+    public static Block Create(ulong height, Hash32 previousHash, ulong executedHeight, Hash32 stateRoot, ushort proposer,
+        ulong view, long timestamp, IReadOnlyList<Transaction> transactions)
     {
-        var header = new BlockHeader(height, previousHash, ComputeTxRoot(transactions), stateRoot, proposer, view,
-            timestamp, (uint)transactions.Count);
+        var header = new BlockHeader(height, previousHash, ComputeTxRoot(transactions), executedHeight, stateRoot, proposer,
+            view, timestamp, (uint)transactions.Count);
         return new Block(header, transactions);
     }
 

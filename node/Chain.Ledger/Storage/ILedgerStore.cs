@@ -20,7 +20,8 @@ public sealed record StateWrite(byte[] Key, byte[]? Value);
 /// <item>Heights are contiguous from 1; height 0 is the genesis, whose hash is the previous hash of block 1.</item>
 /// <item><see cref="Commit"/> stores a block, its certificate, its transaction index entries, its state
 /// changes and the new state root in one synced atomic write: after a crash the block is wholly there or not.</item>
-/// <item>Each block header carries the state root after every block before it; the store checks this.</item>
+/// <item>Each block header carries the state root after executing blocks 1..its executed height (below its own
+/// height, never decreasing); the store checks the claim against the root it recorded for that height.</item>
 /// <item>Reads may run concurrently with one committing writer.</item>
 /// </list>
 /// </summary>
@@ -36,6 +37,9 @@ public interface ILedgerStore : IDisposable
 
     /// <summary>The state root after executing every committed block.</summary>
     Hash32 StateRoot { get; }
+
+    /// <summary>The state root after executing blocks 1..<paramref name="height"/> (height 0: the empty root).</summary>
+    Hash32? GetStateRoot(ulong height);
 
     CommittedBlock? GetBlock(ulong height);
 

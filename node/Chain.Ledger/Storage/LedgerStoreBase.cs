@@ -16,6 +16,8 @@ public enum Column
     State,
     /// <summary>state tree position (33 bytes) -> tree node.</summary>
     StateTree,
+    /// <summary>height (u64 BE) -> state root after executing blocks 1..height (0 -> the empty root).</summary>
+    StateRoots,
     /// <summary>name (UTF-8) -> bytes: chain tip, genesis hash, state root, consensus metadata.</summary>
     Meta,
 }
@@ -35,9 +37,9 @@ public abstract class LedgerStoreBase : ILedgerStore
     private const string AppMetaPrefix = "app/";
 
     private readonly object _commitLock = new();
-    private volatile Tip _tip = new(0, Hash32.Zero, long.MinValue, Hash32.Zero);
+    private volatile Tip _tip = new(0, Hash32.Zero, long.MinValue, 0, Hash32.Zero);
 
-    private sealed record Tip(ulong Height, Hash32 Hash, long Timestamp, Hash32 StateRoot);
+    private sealed record Tip(ulong Height, Hash32 Hash, long Timestamp, ulong ExecutedHeight, Hash32 StateRoot);
 
     protected LedgerStoreBase(LedgerLimits limits) => Limits = limits.Validate();
 
@@ -61,8 +63,9 @@ public abstract class LedgerStoreBase : ILedgerStore
         {
             if (Read(Column.Blocks, HeightKey(1)) is not null)
                 throw Corrupt("blocks exist but the genesis hash is missing");
-            Write([Meta(GenesisKey, genesisHash.ToArray()), Meta(TipKey, EncodeTip(0, genesisHash, genesisTimestamp)),
-                Meta(StateRootKey, Hash32.Zero.ToArray())], sync: true);
+            Write([Meta(GenesisKey, genesisHash.ToArray()), Meta(TipKey, EncodeTip(0, genesisHash, genesisTimestamp, 0)),
+                Meta(StateRootKey, Hash32.Zero.ToArray()), new StoreOp(Column.StateRoots, HeightKey(0), Hash32.Zero.ToArray())],
+                sync: true);
             stored = genesisHash.ToArray();
         }
         if (stored.Length != Hash32.Size || Hash32.FromBytes(stored) != genesisHash)
@@ -75,10 +78,11 @@ public abstract class LedgerStoreBase : ILedgerStore
     {
         var tip = Read(Column.Meta, Key(TipKey));
         var root = Read(Column.Meta, Key(StateRootKey));
-        if (tip is not { Length: 48 } || root is not { Length: Hash32.Size }) throw Corrupt("tip or state root record is missing");
+        if (tip is not { Length: 56 } || root is not { Length: Hash32.Size }) throw Corrupt("tip or state root record is missing");
         var height = BinaryPrimitives.ReadUInt64BigEndian(tip);
         var hash = Hash32.FromBytes(tip.AsSpan(8, 32));
         var timestamp = BinaryPrimitives.ReadInt64BigEndian(tip.AsSpan(40));
+        var executed = BinaryPrimitives.ReadUInt64BigEndian(tip.AsSpan(48));
         var stateRoot = Hash32.FromBytes(root);
         if (height > 0)
         {
@@ -87,7 +91,8 @@ public abstract class LedgerStoreBase : ILedgerStore
         }
         if (Read(Column.Blocks, HeightKey(height + 1)) is not null) throw Corrupt($"a block exists above the tip {height}");
         if (SparseMerkleTree.Root(new NodeReader(this)) != stateRoot) throw Corrupt("state tree does not match the recorded root");
-        return new Tip(height, hash, timestamp, stateRoot);
+        if (GetStateRoot(height) != stateRoot) throw Corrupt($"state root of height {height} is not the recorded root");
+        return new Tip(height, hash, timestamp, executed, stateRoot);
     }
 
     public CommittedBlock? GetBlock(ulong height)
@@ -97,6 +102,13 @@ public abstract class LedgerStoreBase : ILedgerStore
     }
 
     public byte[]? GetBlockBytes(ulong height) => height == 0 ? null : Read(Column.Blocks, HeightKey(height));
+
+    public Hash32? GetStateRoot(ulong height)
+    {
+        var v = Read(Column.StateRoots, HeightKey(height));
+        if (v is null) return null;
+        return v.Length == Hash32.Size ? Hash32.FromBytes(v) : throw Corrupt($"state root of height {height} is malformed");
+    }
 
     public TxLocation? GetTxLocation(Hash32 txId)
     {
@@ -131,16 +143,22 @@ public abstract class LedgerStoreBase : ILedgerStore
             var block = committed.Block;
             var height = tip.Height + 1;
             CheckExtends(committed, tip, height);
+            var claimed = GetStateRoot(block.Header.ExecutedHeight);
+            if (claimed != block.Header.StateRoot)
+                throw new LedgerException(LedgerError.InvalidBlock,
+                    $"block {height} claims state root {block.Header.StateRoot.Short} after height {block.Header.ExecutedHeight}, " +
+                    $"which is {claimed?.Short ?? "unknown"}");
             var ops = new List<StoreOp>(block.Transactions.Count + writes.Count * 2 + 64)
             {
                 new(Column.Blocks, HeightKey(height), committed.Encode()),
             };
             IndexTransactions(block, height, ops);
             var root = ApplyState(writes, height, ops);
-            ops.Add(Meta(TipKey, EncodeTip(height, block.Hash, block.Header.Timestamp)));
+            ops.Add(Meta(TipKey, EncodeTip(height, block.Hash, block.Header.Timestamp, block.Header.ExecutedHeight)));
             ops.Add(Meta(StateRootKey, root.ToArray()));
+            ops.Add(new StoreOp(Column.StateRoots, HeightKey(height), root.ToArray()));
             Write(ops, sync: true);
-            _tip = new Tip(height, block.Hash, block.Header.Timestamp, root);
+            _tip = new Tip(height, block.Hash, block.Header.Timestamp, block.Header.ExecutedHeight, root);
             return root;
         }
     }
@@ -151,7 +169,8 @@ public abstract class LedgerStoreBase : ILedgerStore
         static LedgerException Invalid(string why) => new(LedgerError.InvalidBlock, why);
         if (h.Height != height) throw Invalid($"block height {h.Height} does not follow the tip {tip.Height}");
         if (h.PreviousHash != tip.Hash) throw Invalid($"block {height} does not link to the tip {tip.Hash.Short}");
-        if (h.StateRoot != tip.StateRoot) throw Invalid($"block {height} state root {h.StateRoot.Short} is not {tip.StateRoot.Short}");
+        if (h.ExecutedHeight >= height || h.ExecutedHeight < tip.ExecutedHeight)
+            throw Invalid($"block {height} executed height {h.ExecutedHeight} is not in [{tip.ExecutedHeight}, {height - 1}]");
         if (h.Timestamp <= tip.Timestamp) throw Invalid($"block {height} timestamp is not after its parent's");
         var body = committed.Block.CheckBody();
         if (body is not null) throw Invalid($"block {height}: {body}");
@@ -224,12 +243,13 @@ public abstract class LedgerStoreBase : ILedgerStore
 
     private static StoreOp Meta(string name, byte[] value) => new(Column.Meta, Key(name), value);
 
-    private static byte[] EncodeTip(ulong height, Hash32 hash, long timestamp)
+    private static byte[] EncodeTip(ulong height, Hash32 hash, long timestamp, ulong executedHeight)
     {
-        var v = new byte[48];
+        var v = new byte[56];
         BinaryPrimitives.WriteUInt64BigEndian(v, height);
         hash.WriteTo(v.AsSpan(8));
         BinaryPrimitives.WriteInt64BigEndian(v.AsSpan(40), timestamp);
+        BinaryPrimitives.WriteUInt64BigEndian(v.AsSpan(48), executedHeight);
         return v;
     }
 

@@ -9,7 +9,7 @@ namespace Chain.Ledger.Storage;
 /// </summary>
 public sealed class RocksDbLedgerStore : LedgerStoreBase
 {
-    private static readonly string[] ColumnNames = ["blocks", "txindex", "state", "statetree", "meta"];
+    private static readonly string[] ColumnNames = ["blocks", "txindex", "state", "statetree", "stateroots", "meta"];
 
     private readonly RocksDb _db;
     private readonly ColumnFamilyHandle[] _columns;

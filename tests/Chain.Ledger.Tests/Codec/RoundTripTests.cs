@@ -98,7 +98,7 @@ public class RoundTripTests
     [Fact]
     public void Block_with_no_transactions_has_the_empty_root()
     {
-        var block = Block.Create(1, Hash32.Zero, Hash32.Zero, 0, 0, 0, []);
+        var block = Block.Create(1, Hash32.Zero, 0, Hash32.Zero, 0, 0, 0, []);
         Assert.Equal(MerkleTree.EmptyRoot, block.Header.TxRoot);
         LedgerAssert.Equal(block, Block.Decode(block.Encode()));
     }

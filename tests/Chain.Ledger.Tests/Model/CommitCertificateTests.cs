@@ -13,7 +13,7 @@ public class CommitCertificateTests
     private static readonly TestNetwork Seven = TestData.Network(validators: 7);
 
     private static Block SomeBlock(TestNetwork net, ulong height = 1) =>
-        Block.Create(height, net.Genesis.Hash, Hash32.Zero, 0, 0, net.Genesis.Timestamp + 1,
+        Block.Create(height, net.Genesis.Hash, 0, Hash32.Zero, 0, 0, net.Genesis.Timestamp + 1,
             [TestData.Put(net.ClientKeys[0], 0, "k", "v", net.ChainId)]);
 
     private static string? Check(TestNetwork net, Block block, CommitCertificate cert) =>

@@ -128,7 +128,7 @@ public class SizeLimitTests
         LedgerAssert.Throws(LedgerError.InvalidBlock, "transaction root", () => Block.Decode(lying.Encode()));
         var miscounted = new Block(block.Header with { TxCount = 3 }, block.Transactions);
         LedgerAssert.Throws(LedgerError.InvalidBlock, "header says 3", () => Block.Decode(miscounted.Encode()));
-        var height0 = new BlockHeader(0, Hash32.Zero, Hash32.Zero, Hash32.Zero, 0, 0, 0, 0);
+        var height0 = new BlockHeader(0, Hash32.Zero, Hash32.Zero, 0, Hash32.Zero, 0, 0, 0, 0);
         LedgerAssert.Throws(LedgerError.Malformed, "height 0", () => BlockHeader.Decode(height0.Encode()));
     }
 

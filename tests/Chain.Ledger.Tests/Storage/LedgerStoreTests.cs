@@ -66,7 +66,7 @@ public class LedgerStoreTests
         var data = new TheoryData<string, string>();
         foreach (var kind in new[] { "rocksdb", "memory" })
         {
-            foreach (var why in new[] { "height", "previous", "stateRoot", "timestamp", "txRoot", "certificate", "duplicateTx", "keySize" })
+            foreach (var why in new[] { "height", "previous", "stateRoot", "executedAhead", "timestamp", "txRoot", "certificate", "duplicateTx", "keySize" })
                 data.Add(kind, why);
         }
         return data;
@@ -90,6 +90,7 @@ public class LedgerStoreTests
             "height" => chain.Certify(new Block(h with { Height = 3 }, good.Block.Transactions)),
             "previous" => chain.Certify(new Block(h with { PreviousHash = Hash32.Zero }, good.Block.Transactions)),
             "stateRoot" => chain.Certify(new Block(h with { StateRoot = Hash32.Zero }, good.Block.Transactions)),
+            "executedAhead" => chain.Certify(new Block(h with { ExecutedHeight = 2 }, good.Block.Transactions)),
             "timestamp" => chain.Certify(new Block(h with { Timestamp = 1 }, good.Block.Transactions)),
             "txRoot" => chain.Certify(new Block(h with { TxRoot = Hash32.Zero }, good.Block.Transactions)),
             "certificate" => good with { Certificate = chain.Next(store, [chain.Tx()]).Certificate },
@@ -114,6 +115,30 @@ public class LedgerStoreTests
         Assert.Null(store.GetBlock(2));
         store.Commit(good, [ChainBuilder.Put("b", "2")]);
         Assert.Equal(2UL, store.Height);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Pipelined_headers_commit_to_an_earlier_executed_height_which_never_goes_back(string kind)
+    {
+        using var dir = new TempDir();
+        using var chain = new ChainBuilder();
+        using var store = ChainBuilder.Open(kind, dir);
+        store.Commit(chain.Next(store, [chain.Tx()]), [ChainBuilder.Put("a", "1")]);
+        var rootAfter1 = store.StateRoot;
+        // Block 2 was proposed before block 1 executed: it commits to the state after height 0.
+        var block2 = chain.Certify(Block.Create(2, store.TipHash, 0, Hash32.Zero, 0, 0, 2, [chain.Tx()]));
+        store.Commit(block2, [ChainBuilder.Put("b", "2")]);
+        Assert.Equal(rootAfter1, store.GetStateRoot(1));
+        Assert.Equal(Hash32.Zero, store.GetStateRoot(0));
+        // Block 3 claiming height 1 with the wrong root, or going back to height 0 after 2 claimed 0, is refused.
+        var wrongRoot = chain.Certify(Block.Create(3, store.TipHash, 1, Hash32.Zero, 0, 0, 3, [chain.Tx()]));
+        Assert.Equal(LedgerError.InvalidBlock, Assert.Throws<LedgerException>(() => store.Commit(wrongRoot, [])).Error);
+        var block3 = chain.Certify(Block.Create(3, store.TipHash, 2, store.StateRoot, 0, 0, 3, [chain.Tx()]));
+        store.Commit(block3, []);
+        var backwards = chain.Certify(Block.Create(4, store.TipHash, 1, rootAfter1, 0, 0, 4, [chain.Tx()]));
+        Assert.Equal(LedgerError.InvalidBlock, Assert.Throws<LedgerException>(() => store.Commit(backwards, [])).Error);
+        Assert.Equal(3UL, store.Height);
     }
 
     [Fact]

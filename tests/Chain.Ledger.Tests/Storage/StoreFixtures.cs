@@ -45,7 +45,7 @@ public sealed class ChainBuilder : IDisposable
     public CommittedBlock Next(ILedgerStore store, IReadOnlyList<Transaction> txs, long? timestamp = null)
     {
         var height = store.Height + 1;
-        var block = Block.Create(height, store.TipHash, store.StateRoot, 0, 0, timestamp ?? (long)height, txs);
+        var block = Block.Create(height, store.TipHash, store.Height, store.StateRoot, 0, 0, timestamp ?? (long)height, txs);
         return Certify(block);
     }
 
