@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace Chain.Ledger.Crypto;
 
@@ -32,12 +31,7 @@ public readonly struct Hash32 : IEquatable<Hash32>, IComparable<Hash32>
     }
 
     /// <summary>SHA-256 of <paramref name="data"/>.</summary>
-    public static Hash32 Sha256(ReadOnlySpan<byte> data)
-    {
-        Span<byte> digest = stackalloc byte[Size];
-        SHA256.HashData(data, digest);
-        return FromBytes(digest);
-    }
+    public static Hash32 Sha256(ReadOnlySpan<byte> data) => Hashing.Sha256(data);
 
     /// <summary>Parses 64 hex characters; throws <see cref="FormatException"/> otherwise.</summary>
     public static Hash32 Parse(string hex)
