@@ -1,6 +1,5 @@
 using System.Collections.ObjectModel;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Chain.Ledger.Crypto;
 using Chain.Ledger.Encoding;
 using Chain.Ledger.Model;
@@ -94,17 +93,6 @@ public sealed class Genesis
 
     // ---- JSON ----
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
-    };
-
     /// <summary>The JSON shape of a genesis file (see README).</summary>
     public sealed record Document(
         string ChainId,
@@ -137,7 +125,7 @@ public sealed class Genesis
         Document? doc;
         try
         {
-            doc = JsonSerializer.Deserialize<Document>(json, JsonOptions);
+            doc = JsonSerializer.Deserialize<Document>(json, StrictJson.Options);
         }
         catch (JsonException e)
         {
@@ -194,5 +182,5 @@ public sealed class Genesis
         o.Nodes.Select(n => new NodeDocument(n.Id, n.Name, n.PublicKey.ToString(), Addresses[n.Id])).ToList(),
         o.Clients.Select(c => new ClientDocument(c.Name, c.PublicKey.ToString())).ToList())).ToList());
 
-    public string ToJson() => JsonSerializer.Serialize(ToDocument(), JsonOptions);
+    public string ToJson() => JsonSerializer.Serialize(ToDocument(), StrictJson.Options);
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Chain.Ledger.Crypto;
 
 namespace Chain.Ledger.Identity;
@@ -14,16 +13,6 @@ public static class KeyFile
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private sealed record Document(string Kind, string Name, string PublicKey, string Seed);
-
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-        WriteIndented = true,
-    };
 
     /// <summary>Generates a key and writes it to <paramref name="path"/> (which must not exist yet).</summary>
     public static PublicKey Generate(string path, string name)
@@ -42,7 +31,7 @@ public static class KeyFile
         try
         {
             using var stream = new FileStream(path, options);
-            JsonSerializer.Serialize(stream, doc, JsonOptions);
+            JsonSerializer.Serialize(stream, doc, StrictJson.Options);
         }
         catch (IOException e)
         {
@@ -69,7 +58,7 @@ public static class KeyFile
         Document? doc;
         try
         {
-            doc = JsonSerializer.Deserialize<Document>(text, JsonOptions);
+            doc = JsonSerializer.Deserialize<Document>(text, StrictJson.Options);
         }
         catch (JsonException e)
         {
