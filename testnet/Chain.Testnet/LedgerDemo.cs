@@ -1,6 +1,6 @@
 using System.Text;
 using Chain.Ledger;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Identity;
 using Chain.Ledger.Merkle;
 using Chain.Ledger.Model;

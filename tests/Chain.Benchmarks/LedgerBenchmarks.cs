@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Merkle;
 using Chain.Ledger.Model;
 using Chain.Ledger.Storage;

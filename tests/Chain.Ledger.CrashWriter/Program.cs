@@ -3,7 +3,7 @@
 // "committed <height> <state root>" after each commit returns. The test kills it with SIGKILL at random
 // moments and checks that the store reopens consistent and keeps every block this process acknowledged.
 // Usage: Chain.Ledger.CrashWriter <dir> <seed>
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Model;
 using Chain.Ledger.Storage;
 

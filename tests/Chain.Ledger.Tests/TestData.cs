@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Identity;
 using Chain.Ledger.Model;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Identity;
 using Chain.Ledger.Storage;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 
 namespace Chain.Ledger.Encoding;
 

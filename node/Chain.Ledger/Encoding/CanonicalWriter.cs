@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 
 namespace Chain.Ledger.Encoding;
 

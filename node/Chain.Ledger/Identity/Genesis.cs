@@ -1,6 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Text.Json;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Encoding;
 using Chain.Ledger.Model;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 
 namespace Chain.Ledger.Identity;
 

@@ -1,5 +1,5 @@
 using System.Collections.ObjectModel;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 
 namespace Chain.Ledger.Identity;
 

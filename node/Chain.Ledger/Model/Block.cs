@@ -1,5 +1,5 @@
 using System.Collections.ObjectModel;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Encoding;
 using Chain.Ledger.Merkle;
 

@@ -1,5 +1,5 @@
 using System.Collections.ObjectModel;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Encoding;
 
 namespace Chain.Ledger.Model;

@@ -1,5 +1,5 @@
 using System.Numerics;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 
 namespace Chain.Ledger.State;
 

@@ -1,4 +1,4 @@
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 
 namespace Chain.Ledger.State;
 

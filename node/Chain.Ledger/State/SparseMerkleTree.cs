@@ -1,4 +1,4 @@
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Encoding;
 
 namespace Chain.Ledger.State;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Model;
 using Chain.Ledger.State;
 

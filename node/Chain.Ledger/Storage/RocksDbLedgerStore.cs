@@ -28,7 +28,7 @@ public sealed class RocksDbLedgerStore : LedgerStoreBase
     public static RocksDbLedgerStore Open(string path, Genesis genesis, LedgerLimits? limits = null) =>
         Open(path, genesis.Hash, genesis.Timestamp, limits);
 
-    public static RocksDbLedgerStore Open(string path, Chain.Ledger.Crypto.Hash32 genesisHash, long genesisTimestamp,
+    public static RocksDbLedgerStore Open(string path, Chain.Accel.Hash32 genesisHash, long genesisTimestamp,
         LedgerLimits? limits = null)
     {
         Directory.CreateDirectory(path);

@@ -1,4 +1,4 @@
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;

@@ -86,7 +86,7 @@ public class GenesisTests
             }
         }
         Assert.Equal(4 + 4 * 2 + 2, places.Count);
-        var hashes = new HashSet<Chain.Ledger.Crypto.Hash32> { original };
+        var hashes = new HashSet<Chain.Accel.Hash32> { original };
         foreach (var (o, list, i) in places)
         {
             var newKey = TestData.Key(9000).PublicKey.ToString();

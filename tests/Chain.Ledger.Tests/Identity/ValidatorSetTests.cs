@@ -1,4 +1,4 @@
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Identity;
 using FsCheck;
 using FsCheck.Fluent;

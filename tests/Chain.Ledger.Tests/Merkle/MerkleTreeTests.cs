@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.Merkle;
 using FsCheck;
 using FsCheck.Fluent;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.State;
 using static Chain.Ledger.Tests.State.TreeTestSupport;
 

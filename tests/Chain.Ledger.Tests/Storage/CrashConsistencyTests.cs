@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Chain.Ledger.Crypto;
+using Chain.Accel;
 using Chain.Ledger.State;
 using Chain.Ledger.Storage;
 using Xunit.Abstractions;

@@ -1,6 +1,6 @@
 using NSec.Cryptography;
 
-namespace Chain.Ledger.Crypto;
+namespace Chain.Accel;
 
 /// <summary>An Ed25519 public key (32 bytes), printed as hex.</summary>
 public readonly record struct PublicKey(Hash32 Raw)

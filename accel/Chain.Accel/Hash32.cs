@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 
-namespace Chain.Ledger.Crypto;
+namespace Chain.Accel;
 
 /// <summary>
 /// A 32-byte value: a SHA-256 digest or an Ed25519 public key. Immutable, compared byte-wise

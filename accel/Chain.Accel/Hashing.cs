@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Chain.Ledger.Crypto;
+namespace Chain.Accel;
 
 /// <summary>
 /// SHA-256 helpers, including the domain-separated forms the Merkle and state trees use. Each thread
