@@ -41,4 +41,8 @@ public sealed class DecodeException(string field, string message, LedgerError er
     : LedgerException(error, $"{field}: {message}")
 {
     public string Field { get; } = field;
+
+    /// <summary>The ledger's typed form of a canonical-codec failure.</summary>
+    public static DecodeException From(Chain.Accel.Encoding.CanonicalDecodeException e) =>
+        new(e.Field, e.Reason, e.TooLarge ? LedgerError.TooLarge : LedgerError.Malformed);
 }

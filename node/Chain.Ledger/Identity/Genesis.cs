@@ -1,7 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Text.Json;
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 using Chain.Ledger.Model;
 
 namespace Chain.Ledger.Identity;

@@ -1,6 +1,6 @@
 using System.Collections.ObjectModel;
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 using Chain.Ledger.Merkle;
 
 namespace Chain.Ledger.Model;
@@ -76,6 +76,18 @@ public sealed class Block
     }
 
     public static Block Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
+    {
+        try
+        {
+            return DecodeCanonical(bytes, limits);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static Block DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {
         limits ??= LedgerLimits.Default;
         if (bytes.Length > limits.MaxBlockBytes)

@@ -1,5 +1,5 @@
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 
 namespace Chain.Ledger.Model;
 
@@ -35,6 +35,18 @@ public sealed record BlockHeader(
     public Hash32 Hash() => Hash32.Sha256(Encode());
 
     public static BlockHeader Decode(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return DecodeCanonical(bytes);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static BlockHeader DecodeCanonical(ReadOnlySpan<byte> bytes)
     {
         var r = new CanonicalReader(bytes);
         var header = Read(ref r);

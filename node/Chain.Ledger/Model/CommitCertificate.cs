@@ -1,6 +1,6 @@
 using System.Collections.ObjectModel;
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 using Chain.Ledger.Identity;
 
 namespace Chain.Ledger.Model;
@@ -95,6 +95,18 @@ public sealed class CommitCertificate
 
     public static CommitCertificate Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {
+        try
+        {
+            return DecodeCanonical(bytes, limits);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static CommitCertificate DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
+    {
         var r = new CanonicalReader(bytes);
         var cert = Read(ref r, limits ?? LedgerLimits.Default);
         r.End("certificate");
@@ -144,6 +156,18 @@ public sealed record CommittedBlock(Block Block, CommitCertificate Certificate)
     }
 
     public static CommittedBlock Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
+    {
+        try
+        {
+            return DecodeCanonical(bytes, limits);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static CommittedBlock DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {
         limits ??= LedgerLimits.Default;
         if (bytes.Length > limits.MaxBlockBytes)

@@ -1,6 +1,6 @@
 using System.Collections.ObjectModel;
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 
 namespace Chain.Ledger.Model;
 
@@ -111,6 +111,18 @@ public sealed class Transaction
 
     /// <summary>Strict decode; throws <see cref="DecodeException"/> on anything but one canonical transaction.</summary>
     public static Transaction Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
+    {
+        try
+        {
+            return DecodeCanonical(bytes, limits);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static Transaction DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {
         limits ??= LedgerLimits.Default;
         if (bytes.Length > limits.MaxTransactionBytes)

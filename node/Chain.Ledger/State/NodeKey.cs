@@ -1,5 +1,5 @@
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 
 namespace Chain.Ledger.State;
 
@@ -76,6 +76,18 @@ public readonly record struct NodeKey
     /// Decodes the 33-byte form written by <see cref="Encode"/>; throws <see cref="DecodeException"/>.
     /// </summary>
     public static NodeKey Decode(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return DecodeCanonical(bytes);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static NodeKey DecodeCanonical(ReadOnlySpan<byte> bytes)
     {
         var r = new CanonicalReader(bytes);
         var raw = r.Fixed(EncodedSize, "nodeKey");

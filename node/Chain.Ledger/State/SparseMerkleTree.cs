@@ -1,5 +1,5 @@
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 
 namespace Chain.Ledger.State;
 

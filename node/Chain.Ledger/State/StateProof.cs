@@ -1,5 +1,5 @@
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 
 namespace Chain.Ledger.State;
 
@@ -66,6 +66,18 @@ public sealed record StateProof(Hash32 KeyHash, IReadOnlyList<Hash32> Siblings, 
 
     /// <summary>Decodes the canonical form; throws <see cref="DecodeException"/> on anything else.</summary>
     public static StateProof Decode(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return DecodeCanonical(bytes);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static StateProof DecodeCanonical(ReadOnlySpan<byte> bytes)
     {
         var r = new CanonicalReader(bytes);
         r.Header(Tag, FormatVersion, "stateProof");

@@ -1,5 +1,5 @@
 using Chain.Accel;
-using Chain.Ledger.Encoding;
+using Chain.Accel.Encoding;
 
 namespace Chain.Ledger.State;
 
@@ -23,6 +23,18 @@ public abstract record TreeNode
 
     /// <summary>Decodes a leaf or internal node; throws <see cref="DecodeException"/> on anything else.</summary>
     public static TreeNode Decode(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return DecodeCanonical(bytes);
+        }
+        catch (CanonicalDecodeException e)
+        {
+            throw DecodeException.From(e);
+        }
+    }
+
+    private static TreeNode DecodeCanonical(ReadOnlySpan<byte> bytes)
     {
         var r = new CanonicalReader(bytes);
         var tag = r.U8("treeNode.tag");

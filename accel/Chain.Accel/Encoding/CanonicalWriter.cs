@@ -1,8 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Chain.Accel;
 
-namespace Chain.Ledger.Encoding;
+namespace Chain.Accel.Encoding;
 
 /// <summary>
 /// Writes the canonical encoding (see ENCODING.md): fixed-width big-endian integers, u32 length

@@ -1,14 +1,13 @@
 using System.Buffers.Binary;
 using System.Text;
-using Chain.Accel;
 
-namespace Chain.Ledger.Encoding;
+namespace Chain.Accel.Encoding;
 
 /// <summary>
 /// Strict reader for the canonical encoding: every read is bounds-checked, lengths are checked
 /// against a caller-given maximum before anything is allocated, booleans must be 0 or 1, strings
 /// must be valid UTF-8, and <see cref="End"/> rejects trailing bytes. Every failure is a
-/// <see cref="DecodeException"/> naming the field.
+/// <see cref="CanonicalDecodeException"/> naming the field.
 /// </summary>
 public ref struct CanonicalReader
 {
@@ -30,7 +29,7 @@ public ref struct CanonicalReader
     private ReadOnlySpan<byte> Take(int count, string field)
     {
         if (count < 0 || count > Remaining)
-            throw new DecodeException(field, $"needs {count} bytes, {Remaining} left");
+            throw new CanonicalDecodeException(field, $"needs {count} bytes, {Remaining} left");
         var slice = _data.Slice(_position, count);
         _position += count;
         return slice;
@@ -50,7 +49,7 @@ public ref struct CanonicalReader
     {
         0 => false,
         1 => true,
-        var b => throw new DecodeException(field, $"boolean must be 0 or 1, got {b}"),
+        var b => throw new CanonicalDecodeException(field, $"boolean must be 0 or 1, got {b}"),
     };
 
     public Hash32 Hash(string field) => Hash32.FromBytes(Take(Hash32.Size, field));
@@ -63,7 +62,7 @@ public ref struct CanonicalReader
     {
         var length = U32(field);
         if (length > (uint)Math.Max(max, 0))
-            throw new DecodeException(field, $"length {length} exceeds limit {max}", LedgerError.TooLarge);
+            throw new CanonicalDecodeException(field, $"length {length} exceeds limit {max}", tooLarge: true);
         return Take((int)length, field);
     }
 
@@ -77,7 +76,7 @@ public ref struct CanonicalReader
         }
         catch (DecoderFallbackException)
         {
-            throw new DecodeException(field, "not valid UTF-8");
+            throw new CanonicalDecodeException(field, "not valid UTF-8");
         }
     }
 
@@ -86,7 +85,7 @@ public ref struct CanonicalReader
     {
         var count = U32(field);
         if (count > (uint)Math.Max(max, 0))
-            throw new DecodeException(field, $"count {count} exceeds limit {max}", LedgerError.TooLarge);
+            throw new CanonicalDecodeException(field, $"count {count} exceeds limit {max}", tooLarge: true);
         return (int)count;
     }
 
@@ -94,14 +93,26 @@ public ref struct CanonicalReader
     public void Header(byte tag, byte version, string type)
     {
         var t = U8(type + ".tag");
-        if (t != tag) throw new DecodeException(type + ".tag", $"expected 0x{tag:x2}, got 0x{t:x2}");
+        if (t != tag) throw new CanonicalDecodeException(type + ".tag", $"expected 0x{tag:x2}, got 0x{t:x2}");
         var v = U8(type + ".version");
-        if (v != version) throw new DecodeException(type + ".version", $"unsupported version {v}");
+        if (v != version) throw new CanonicalDecodeException(type + ".version", $"unsupported version {v}");
     }
 
     /// <summary>Rejects trailing bytes.</summary>
     public readonly void End(string type)
     {
-        if (Remaining != 0) throw new DecodeException(type, $"{Remaining} trailing bytes");
+        if (Remaining != 0) throw new CanonicalDecodeException(type, $"{Remaining} trailing bytes");
     }
+}
+
+/// <summary>Bytes that are not the canonical encoding; <see cref="Field"/> names where.</summary>
+public sealed class CanonicalDecodeException(string field, string message, bool tooLarge = false)
+    : FormatException($"{field}: {message}")
+{
+    public string Field { get; } = field;
+
+    /// <summary>True when a length or count exceeded its limit (rather than the bytes being malformed).</summary>
+    public bool TooLarge { get; } = tooLarge;
+
+    public string Reason { get; } = message;
 }

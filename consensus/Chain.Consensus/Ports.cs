@@ -1,0 +1,47 @@
+using Chain.Accel;
+
+namespace Chain.Consensus;
+
+/// <summary>Signs with this replica's key. Must be deterministic (Ed25519 is).</summary>
+public interface ISigner
+{
+    Signature Sign(ReadOnlySpan<byte> message);
+}
+
+/// <summary>Checks a replica's signature against the validator set's keys. Never throws.</summary>
+public interface ISignatureVerifier
+{
+    bool Verify(ReplicaId signer, ReadOnlySpan<byte> message, Signature signature);
+}
+
+/// <summary>The host's verdict on a proposal's payload.</summary>
+public readonly record struct ProposalCheck(bool Valid, Hash32 Digest, string? Reason)
+{
+    public static ProposalCheck Accept(Hash32 digest) => new(true, digest, null);
+
+    public static ProposalCheck Reject(string reason) => new(false, default, reason);
+}
+
+/// <summary>
+/// The application contract: consensus orders opaque payloads; the host says whether a payload is a valid
+/// proposal at <c>seq</c> on top of <c>parent</c>, and what its digest is. Must be a deterministic function
+/// of its arguments and of blocks the host has already committed (never of clocks or local randomness),
+/// and must never throw.
+/// </summary>
+public interface IProposalValidator
+{
+    ProposalCheck Check(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload);
+}
+
+/// <summary>Ed25519 signing with a key held by the host (the reference <see cref="ISigner"/>).</summary>
+public sealed class Ed25519Signer(SigningKey key) : ISigner
+{
+    public Signature Sign(ReadOnlySpan<byte> message) => key.Sign(message);
+}
+
+/// <summary>Ed25519 verification against the validators' public keys, indexed by replica id.</summary>
+public sealed class Ed25519Verifier(IReadOnlyList<PublicKey> keys) : ISignatureVerifier
+{
+    public bool Verify(ReplicaId signer, ReadOnlySpan<byte> message, Signature signature) =>
+        signer.Value < keys.Count && Ed25519.Verify(keys[signer.Value], message, signature);
+}
