@@ -183,9 +183,11 @@ public static class MessageCodec
                 var proof = new ViewChange[count];
                 for (var i = 0; i < count; i++)
                 {
-                    var inner = Decode(r.Bytes(int.MaxValue, "newview.viewchange"), limits);
-                    proof[i] = inner as ViewChange
-                        ?? throw new CanonicalDecodeException("newview.viewchange", "not a view change");
+                    // The kind is checked before decoding, so nested new views cannot recurse (and overflow the stack).
+                    var inner = r.Bytes(int.MaxValue, "newview.viewchange");
+                    if (inner.IsEmpty || inner[0] != ViewChangeTag)
+                        throw new CanonicalDecodeException("newview.viewchange", "not a view change");
+                    proof[i] = (ViewChange)Decode(inner, limits);
                 }
                 return new NewView(sender, view, proof, ReadSignature(ref r, "newview.signature"));
             default:
