@@ -35,6 +35,12 @@ public sealed record ConsensusOptions
     /// <summary>Views a primary that caused a view change is passed over. Default 8.</summary>
     public int CoolOffViews { get; init; } = 8;
 
+    /// <summary>Linear mode: choose primaries by reputation (true) or round-robin (false, for comparison). Default true.</summary>
+    public bool UseReputation { get; init; } = true;
+
+    /// <summary>Committed blocks the reputation scores look back over. Default 1,024.</summary>
+    public int ReputationWindow { get; init; } = 1024;
+
     /// <summary>Largest proposal payload, in bytes. Default 16 MiB.</summary>
     public int MaxPayloadBytes { get; init; } = 16 << 20;
 
@@ -47,6 +53,7 @@ public sealed record ConsensusOptions
         if (ViewChangeTimeoutTicks < 1) throw new ArgumentOutOfRangeException(nameof(ViewChangeTimeoutTicks));
         if (MaxBackoffExponent is < 0 or > 20) throw new ArgumentOutOfRangeException(nameof(MaxBackoffExponent));
         if (CoolOffViews < 0) throw new ArgumentOutOfRangeException(nameof(CoolOffViews));
+        if (ReputationWindow < 1) throw new ArgumentOutOfRangeException(nameof(ReputationWindow));
         if (MaxPayloadBytes < 1) throw new ArgumentOutOfRangeException(nameof(MaxPayloadBytes));
         return this;
     }

@@ -22,6 +22,7 @@ public sealed record Applied(SeqNo Seq) : Input;
 
 /// <summary>
 /// The host finished a state transfer: it holds verified committed blocks up to <see cref="Seq"/>, whose
-/// digest is <see cref="Digest"/>, with the checkpoint certificate that vouches for it.
+/// digest is <see cref="Digest"/>. <see cref="History"/>: the proposer and view of the transferred blocks
+/// (from their headers), so reputation stays identical to the other replicas'.
 /// </summary>
-public sealed record CaughtUp(SeqNo Seq, Hash32 Digest) : Input;
+public sealed record CaughtUp(SeqNo Seq, Hash32 Digest, IReadOnlyList<BlockOrigin>? History = null) : Input;

@@ -14,10 +14,16 @@ public interface ISignatureVerifier
     bool Verify(ReplicaId signer, ReadOnlySpan<byte> message, Signature signature);
 }
 
-/// <summary>The host's verdict on a proposal's payload.</summary>
-public readonly record struct ProposalCheck(bool Valid, Hash32 Digest, string? Reason)
+/// <summary>
+/// The host's verdict on a proposal's payload. <see cref="Proposer"/> and <see cref="ProposedIn"/>, when the
+/// payload records them (a block header does), are checked against the pre-prepare and feed reputation.
+/// </summary>
+public readonly record struct ProposalCheck(bool Valid, Hash32 Digest, string? Reason, ReplicaId? Proposer = null,
+    View? ProposedIn = null)
 {
     public static ProposalCheck Accept(Hash32 digest) => new(true, digest, null);
+
+    public static ProposalCheck Accept(Hash32 digest, ReplicaId proposer, View view) => new(true, digest, null, proposer, view);
 
     public static ProposalCheck Reject(string reason) => new(false, default, reason);
 }

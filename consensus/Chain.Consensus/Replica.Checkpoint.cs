@@ -107,8 +107,9 @@ public sealed partial class Replica
         _events.Add(new StateTransferNeeded(_committed.Next, target, digest, peers.Where(p => p != Id).ToArray()));
     }
 
-    private void OnCaughtUp(SeqNo seq, Hash32 digest)
+    private void OnCaughtUp(SeqNo seq, Hash32 digest, IReadOnlyList<BlockOrigin>? history)
     {
+        foreach (var origin in history ?? []) _reputation.Record(origin);
         if (seq <= _committed) return;
         _committed = seq;
         _applied = seq;

@@ -106,6 +106,11 @@ public sealed partial class Replica
             Drop(pp.Sender, DropReason.InvalidProposal, check.Reason ?? "digest does not match the payload");
             return;
         }
+        if ((check.Proposer is { } proposer && proposer != pp.Sender) || (check.ProposedIn is { } view && view != pp.View))
+        {
+            Drop(pp.Sender, DropReason.InvalidProposal, "the payload names another proposer or view");
+            return;
+        }
         AcceptProposal(slot, pp);
     }
 
@@ -355,6 +360,7 @@ public sealed partial class Replica
             _committed = slot.Seq;
             _committedDigests[slot.Seq] = proof.Digest;
             _committedOut.Add(new CommittedEntry(slot.Seq, proposal.Parent, proof.Digest, proposal.Payload, proof));
+            RecordOrigin(slot.Seq, proposal.Parent, proposal.Payload);
             _lastProgressTick = _now;
         }
     }

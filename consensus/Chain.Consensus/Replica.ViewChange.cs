@@ -15,6 +15,7 @@ public sealed partial class Replica
     {
         if (target <= _view && _inViewChange) return;
         _viewChangeAttempts = _inViewChange ? _viewChangeAttempts + 1 : 0;
+        _schedule = ScheduleFor(target);
         _view = target;
         _inViewChange = true;
         _viewChangeStartTick = _now;
@@ -125,7 +126,9 @@ public sealed partial class Replica
 
     private void TryMakeNewView(View view)
     {
-        if (PrimaryOf(view) != Id || !_inViewChange || _view != view || _newViewSentFor >= view) return;
+        if (!_inViewChange || _view != view || _newViewSentFor >= view) return;
+        _schedule = ScheduleFor(view);
+        if (PrimaryOf(view) != Id) return;
         var proof = _viewChanges.Values.Where(v => v.NewView == view).OrderBy(v => v.Sender.Value).Take(_quorum).ToList();
         if (proof.Count < _quorum) return;
         var unsigned = new NewView(Id, view, proof, default);
@@ -142,7 +145,8 @@ public sealed partial class Replica
             Drop(nv.Sender, DropReason.Stale, $"new view {nv.View}, replica at {_view}");
             return;
         }
-        if (PrimaryOf(nv.View) != nv.Sender)
+        var schedule = ScheduleFor(nv.View);
+        if (schedule.PrimaryOf(nv.View) != nv.Sender)
         {
             Drop(nv.Sender, DropReason.NotPrimary, $"{nv.Sender} is not the primary of {nv.View}");
             return;
@@ -166,6 +170,7 @@ public sealed partial class Replica
                 return;
             }
         }
+        _schedule = schedule;
         InstallNewView(nv);
     }
 

@@ -11,7 +11,9 @@ namespace Chain.Consensus;
 /// <param name="Options">Validated consensus options.</param>
 /// <param name="Committed">The host's last committed height (0 = genesis).</param>
 /// <param name="CommittedDigest">The digest at <paramref name="Committed"/> (the genesis hash at 0).</param>
-public sealed record ReplicaConfig(ReplicaId Id, int ReplicaCount, ConsensusOptions Options, SeqNo Committed, Hash32 CommittedDigest);
+/// <param name="History">Proposer and view of recent committed blocks (from their headers), for reputation.</param>
+public sealed record ReplicaConfig(ReplicaId Id, int ReplicaCount, ConsensusOptions Options, SeqNo Committed,
+    Hash32 CommittedDigest, IReadOnlyList<BlockOrigin>? History = null);
 
 /// <summary>
 /// One improved-PBFT replica as a pure state machine (see DESIGN.md): <see cref="Step"/> takes one input
@@ -80,7 +82,11 @@ public sealed partial class Replica
         _stable = config.Committed;
         _stableDigest = config.CommittedDigest;
         _lastCheckpointSigned = config.Committed;
+        _reputation = new Reputation(_n, _options.ReputationWindow, _options.CoolOffViews);
+        foreach (var origin in config.History ?? []) _reputation.Record(origin);
+        _schedule = PrimarySchedule.RoundRobin(_n);
         if (persisted is not null) Restore(persisted);
+        _schedule = ScheduleFor(_view);
         _persist = [];
     }
 
@@ -117,7 +123,7 @@ public sealed partial class Replica
                 OnApplied(a.Seq);
                 break;
             case CaughtUp c:
-                OnCaughtUp(c.Seq, c.Digest);
+                OnCaughtUp(c.Seq, c.Digest, c.History);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(input), "unknown input type");

@@ -130,3 +130,33 @@ public class ReplicaScenarioTests
         Assert.True(dropped >= 2000 - 10, $"seed {seed}: only {dropped} drops counted");
     }
 }
+
+/// <summary>Reputation-based primary selection against round-robin, on the same linear protocol.</summary>
+public class ReputationScenarioTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static (int ViewChanges, int Committed, int LedByStaller) Run(bool reputation)
+    {
+        var options = new ConsensusOptions { CheckpointInterval = 4, Window = 8, UseReputation = reputation };
+        var cluster = new TestCluster(4, options);
+        cluster.StallAfter[0] = 3; // r0 leads a few blocks, then stalls every view it leads
+        for (var i = 1; i < 4; i++) cluster.StallAfter[i] = 15; // honest primaries are cut off now and then
+        cluster.Run(ticks: 3000, blocks: 120);
+        cluster.AssertAgreement();
+        var views = cluster.Events.Where(e => e.Replica == 2).Select(e => e.Event).OfType<NewViewInstalled>().ToList();
+        return (views.Count, cluster.Ledgers[2].Count, views.Count(v => v.Primary.Value == 0));
+    }
+
+    [Fact]
+    public void A_primary_that_stalls_is_passed_over_instead_of_stalling_the_system_repeatedly()
+    {
+        var roundRobin = Run(reputation: false);
+        var reputation = Run(reputation: true);
+        output.WriteLine($"round-robin: {roundRobin}; reputation: {reputation}");
+        Assert.Equal(120, reputation.Committed);
+        Assert.Equal(120, roundRobin.Committed);
+        Assert.True(reputation.LedByStaller == 0, $"the staller led {reputation.LedByStaller} views again");
+        Assert.True(roundRobin.LedByStaller >= 2, $"round-robin gave the staller {roundRobin.LedByStaller} views");
+        Assert.True(reputation.ViewChanges < roundRobin.ViewChanges,
+            $"view changes: reputation {reputation.ViewChanges}, round-robin {roundRobin.ViewChanges}");
+    }
+}

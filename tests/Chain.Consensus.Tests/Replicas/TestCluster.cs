@@ -2,16 +2,31 @@ using Chain.Accel;
 
 namespace Chain.Consensus.Tests.Replicas;
 
-/// <summary>Digest = SHA-256(seq ‖ parent ‖ payload); every payload is valid.</summary>
+/// <summary>
+/// Digest = SHA-256(seq ‖ parent ‖ payload); every payload is valid. A 14-byte payload is a little block:
+/// proposer (u16), view (u64), counter (u32); its proposer and view are reported for reputation.
+/// </summary>
 public sealed class HashingValidator : IProposalValidator
 {
+    public static byte[] Block(int proposer, ulong view, int counter)
+    {
+        var payload = new byte[14];
+        BitConverter.TryWriteBytes(payload, (ushort)proposer);
+        BitConverter.TryWriteBytes(payload.AsSpan(2), view);
+        BitConverter.TryWriteBytes(payload.AsSpan(10), counter);
+        return payload;
+    }
+
     public ProposalCheck Check(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload)
     {
         var bytes = new byte[40 + payload.Length];
         BitConverter.TryWriteBytes(bytes, seq.Value);
         parent.WriteTo(bytes.AsSpan(8));
         payload.CopyTo(bytes.AsSpan(40));
-        return ProposalCheck.Accept(Hash32.Sha256(bytes));
+        var digest = Hash32.Sha256(bytes);
+        return payload.Length == 14
+            ? ProposalCheck.Accept(digest, new ReplicaId(BitConverter.ToUInt16(payload)), new View(BitConverter.ToUInt64(payload[2..])))
+            : ProposalCheck.Accept(digest);
     }
 }
 
@@ -46,6 +61,11 @@ public sealed class TestCluster
     public List<Evidence> Evidence { get; } = [];
     public long MessagesSent { get; private set; }
     public long BytesSent { get; private set; }
+
+    /// <summary>Replicas whose host stops proposing after this many blocks in any one view (a primary that stalls).</summary>
+    public Dictionary<int, int> StallAfter { get; } = new();
+
+    private readonly Dictionary<(int, ulong), int> _proposedInView = new();
     private int _payloads;
 
     private Replica Create(int i)
@@ -97,8 +117,14 @@ public sealed class TestCluster
             {
                 if (Silent.Contains(i)) continue;
                 var status = Replicas[i].Status;
-                if (status.NextProposal is { } seq && _payloads < blocks)
-                    Handle(i, Replicas[i].Step(new Propose(seq, status.NextParent, BitConverter.GetBytes(_payloads++))));
+                var proposed = _proposedInView.GetValueOrDefault((i, status.View.Value));
+                var stalls = StallAfter.TryGetValue(i, out var limit) && proposed >= limit;
+                if (status.NextProposal is { } seq && _payloads < blocks && !stalls)
+                {
+                    _proposedInView[(i, status.View.Value)] = proposed + 1;
+                    var payload = HashingValidator.Block(i, status.View.Value, _payloads++);
+                    Handle(i, Replicas[i].Step(new Propose(seq, status.NextParent, payload)));
+                }
                 var pending = _payloads < blocks || Ledgers.Where((_, j) => !Silent.Contains(j)).Any(l => l.Count < blocks);
                 Handle(i, Replicas[i].Step(new Tick(pending)));
             }
