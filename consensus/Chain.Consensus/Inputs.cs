@@ -21,8 +21,8 @@ public sealed record Propose(SeqNo Seq, Hash32 Parent, byte[] Payload) : Input;
 public sealed record Applied(SeqNo Seq) : Input;
 
 /// <summary>
-/// The host finished a state transfer: it holds verified committed blocks up to <see cref="Seq"/>, whose
-/// digest is <see cref="Digest"/>. <see cref="History"/>: the proposer and view of the transferred blocks
+/// The host finished a state transfer: it holds committed blocks up to <see cref="Seq"/>, each verified
+/// against its commit certificate, the last with digest <see cref="Digest"/>. <see cref="History"/>: the proposer and view of the transferred blocks
 /// (from their headers), so reputation stays identical to the other replicas'.
 /// </summary>
 public sealed record CaughtUp(SeqNo Seq, Hash32 Digest, IReadOnlyList<BlockOrigin>? History = null) : Input;

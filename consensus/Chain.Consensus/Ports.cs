@@ -36,7 +36,16 @@ public readonly record struct ProposalCheck(bool Valid, Hash32 Digest, string? R
 /// </summary>
 public interface IProposalValidator
 {
+    /// <summary>Judges a fresh proposal: is it a valid block at <paramref name="seq"/> on <paramref name="parent"/>?</summary>
     ProposalCheck Check(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload);
+
+    /// <summary>
+    /// The digest (and, if recorded, proposer and view) of a payload, without judging it: a pure function of the
+    /// bytes. Valid is false only for bytes that do not decode. Consensus uses it for proposals a quorum has
+    /// already accepted (view-change re-proposals, committed blocks), which must never be judged again: the
+    /// host's view of what is valid may have moved on, but a prepared block must survive the view change.
+    /// </summary>
+    ProposalCheck Describe(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload);
 }
 
 /// <summary>Ed25519 signing with a key held by the host (the reference <see cref="ISigner"/>).</summary>

@@ -78,7 +78,7 @@ public sealed record Status(
 /// </summary>
 public sealed class Ready
 {
-    internal Ready(List<PersistRecord> persist, List<Outbound> send, List<CommittedEntry> committed,
+    public Ready(List<PersistRecord> persist, List<Outbound> send, List<CommittedEntry> committed,
         List<Evidence> evidence, List<ConsensusEvent> events, Status status)
     {
         Persist = persist;

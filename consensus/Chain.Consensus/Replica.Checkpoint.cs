@@ -10,6 +10,9 @@ public sealed partial class Replica
     private readonly SortedDictionary<SeqNo, Dictionary<ReplicaId, Checkpoint>> _checkpointVotes = new();
     private readonly Dictionary<ReplicaId, Checkpoint> _latestCheckpointFrom = new();
 
+    /// <summary>Re-announced every few progress timeouts, so a replica that restarted into an idle cluster learns it is behind.</summary>
+    private Checkpoint? _latestOwnCheckpoint;
+
     private void OnApplied(SeqNo seq)
     {
         if (seq > _committed) seq = _committed; // the host cannot apply what was not committed
@@ -24,17 +27,26 @@ public sealed partial class Replica
             var checkpoint = unsigned with { Signature = Sign(unsigned) };
             Broadcast(checkpoint);
             RecordCheckpoint(checkpoint);
+            _latestOwnCheckpoint = checkpoint;
             _lastCheckpointSigned = s;
         }
     }
 
+    /// <summary>
+    /// Every few progress timeouts, sign and broadcast this replica's committed height. At multiples of K it is
+    /// a checkpoint (it may complete a certificate); at other heights it only lets lagging replicas notice.
+    /// </summary>
+    private void AnnounceProgress()
+    {
+        if (_committed.Value == 0 || CommittedDigestAt(_committed) is not { } digest) return;
+        var unsigned = new Checkpoint(Id, _committed, digest, default);
+        var announcement = unsigned with { Signature = Sign(unsigned) };
+        Broadcast(announcement);
+        RecordLatest(announcement);
+    }
+
     private void OnCheckpoint(Checkpoint c)
     {
-        if (c.Seq.Value % (ulong)_options.CheckpointInterval != 0)
-        {
-            Drop(c.Sender, DropReason.Malformed, $"checkpoint at {c.Seq} is not a multiple of {_options.CheckpointInterval}");
-            return;
-        }
         if (c.Seq <= _stable)
         {
             Drop(c.Sender, DropReason.Stale, $"checkpoint {c.Seq} at or below stable {_stable}");
@@ -45,12 +57,22 @@ public sealed partial class Replica
             Drop(c.Sender, DropReason.BadSignature, "checkpoint signature");
             return;
         }
+        if (c.Seq.Value % (ulong)_options.CheckpointInterval != 0)
+        {
+            RecordLatest(c); // a progress announcement
+            return;
+        }
         RecordCheckpoint(c);
+    }
+
+    private void RecordLatest(Checkpoint c)
+    {
+        if (!_latestCheckpointFrom.TryGetValue(c.Sender, out var latest) || latest.Seq < c.Seq) _latestCheckpointFrom[c.Sender] = c;
     }
 
     private void RecordCheckpoint(Checkpoint c)
     {
-        if (!_latestCheckpointFrom.TryGetValue(c.Sender, out var latest) || latest.Seq < c.Seq) _latestCheckpointFrom[c.Sender] = c;
+        RecordLatest(c);
         if (c.Seq <= HighWatermark)
         {
             if (!_checkpointVotes.TryGetValue(c.Seq, out var votes)) _checkpointVotes[c.Seq] = votes = new();
@@ -100,10 +122,30 @@ public sealed partial class Replica
         RequestTransfer(target.Key.Seq, target.Key.Digest, target.Select(c => c.Sender));
     }
 
-    private void RequestTransfer(SeqNo target, Hash32 digest, IEnumerable<ReplicaId> peers)
+    /// <summary>
+    /// When stuck: if f+1 replicas (so at least one honest) announced a committed height above ours, or we hold
+    /// a commit proof for a height whose block we lack, ask the host to fetch the blocks. True if it asked.
+    /// </summary>
+    private bool TryRequestCatchUp()
     {
-        if (_transferTarget is { } t && t >= target) return;
+        var ahead = _latestCheckpointFrom.Values.Where(c => c.Seq > _committed && c.Sender != Id)
+            .GroupBy(c => (c.Seq, c.Digest)).Where(g => g.Count() > _f).OrderByDescending(g => g.Key.Seq).FirstOrDefault();
+        var proof = _slots.Values.Where(s => s.Seq > _committed && s.CommitProof is not null).LastOrDefault();
+        if (ahead is not null && (proof is null || ahead.Key.Seq >= proof.Seq))
+        {
+            RequestTransfer(ahead.Key.Seq, ahead.Key.Digest, ahead.Select(c => c.Sender), retry: true);
+            return true;
+        }
+        if (proof is null) return false;
+        RequestTransfer(proof.Seq, proof.CommitProof!.Digest, proof.CommitProof.Votes.Select(v => v.Replica), retry: true);
+        return true;
+    }
+
+    private void RequestTransfer(SeqNo target, Hash32 digest, IEnumerable<ReplicaId> peers, bool retry = false)
+    {
+        if (_transferTarget is { } t && t >= target && !(retry && _now - _transferRequestedAt >= _options.ProgressTimeoutTicks)) return;
         _transferTarget = target;
+        _transferRequestedAt = _now;
         _events.Add(new StateTransferNeeded(_committed.Next, target, digest, peers.Where(p => p != Id).ToArray()));
     }
 

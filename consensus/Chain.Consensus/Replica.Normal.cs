@@ -100,6 +100,25 @@ public sealed partial class Replica
             Drop(pp.Sender, DropReason.Conflicting, $"{pp.Seq} is committed with another digest");
             return;
         }
+        if (!ParentKnown(pp.Seq, pp.Parent))
+        {
+            slot.PendingPrePrepare = pp; // judged once the parent arrives (reordered delivery)
+            return;
+        }
+        ValidateAndAccept(slot, pp);
+    }
+
+    /// <summary>The block at seq-1 this proposal builds on is committed here or accepted in this view.</summary>
+    private bool ParentKnown(SeqNo seq, Hash32 parent)
+    {
+        var previous = seq.Previous;
+        if (previous == _stable) return _stableDigest == parent;
+        if (previous <= _committed) return CommittedDigestAt(previous) == parent;
+        return _slots.TryGetValue(previous, out var p) && p.Proposal?.Digest == parent && p.ProposalView == _view;
+    }
+
+    private void ValidateAndAccept(Slot slot, PrePrepare pp)
+    {
         var check = _validator.Check(pp.Seq, pp.Parent, pp.Payload);
         if (!check.Valid || check.Digest != pp.Digest)
         {
@@ -214,6 +233,7 @@ public sealed partial class Replica
         TryCommitNext();
         foreach (var slot in _slots.Values.ToList())
         {
+            ProcessPendingPrePrepare(slot);
             ProcessPendingCertificates(slot);
             TryVotePrepare(slot);
             Collect(slot);
@@ -229,6 +249,14 @@ public sealed partial class Replica
         if (previous == _stable) return _stableDigest == parent;
         if (previous <= _committed) return CommittedDigestAt(previous) == parent;
         return _slots.TryGetValue(previous, out var p) && p.Prepared?.Digest == parent;
+    }
+
+    private void ProcessPendingPrePrepare(Slot slot)
+    {
+        if (slot.PendingPrePrepare is not { } pp || _inViewChange || pp.View != _view || slot.Proposal is not null) return;
+        if (!ParentKnown(pp.Seq, pp.Parent)) return;
+        slot.PendingPrePrepare = null;
+        ValidateAndAccept(slot, pp);
     }
 
     private void ProcessPendingCertificates(Slot slot)

@@ -10,6 +10,27 @@ public sealed partial class Replica
     /// <summary>Each replica's latest valid view-change message (older ones are superseded).</summary>
     private readonly Dictionary<ReplicaId, ViewChange> _viewChanges = new();
     private View _newViewSentFor;
+    private NewView? _lastNewView;
+
+    /// <summary>
+    /// In a view change: re-send this replica's view change each period (messages lost before the network
+    /// stabilised are not otherwise repeated), and back off to the next view only while a quorum is here too
+    /// (PBFT §4.5.2), so that a replica alone does not race ahead of the others.
+    /// </summary>
+    private void ViewChangeTick()
+    {
+        if (_now % _options.ViewChangeTimeoutTicks == 0 && _viewChanges.TryGetValue(Id, out var mine)) Broadcast(mine);
+        var waited = _now - _viewChangeStartTick;
+        var here = _viewChanges.Values.Count(v => v.NewView == _view);
+        if (here < _quorum)
+        {
+            _viewChangeStartTick = _now; // the timer runs only once a quorum asks for this view
+            TryRequestCatchUp();
+            return;
+        }
+        var timeout = (long)_options.ViewChangeTimeoutTicks << Math.Min(_viewChangeAttempts, _options.MaxBackoffExponent);
+        if (waited >= timeout) StartViewChange(_view.Next, "no new view in time");
+    }
 
     private void StartViewChange(View target, string why)
     {
@@ -42,6 +63,11 @@ public sealed partial class Replica
 
     private void OnViewChange(ViewChange vc)
     {
+        if (vc.NewView == _view && !_inViewChange && _lastNewView is { } nv && nv.View == _view)
+        {
+            SendTo(vc.Sender, nv); // it missed the new view: send it again
+            return;
+        }
         if (vc.NewView < _view || (vc.NewView == _view && !_inViewChange))
         {
             Drop(vc.Sender, DropReason.Stale, $"view change to {vc.NewView}, replica at {_view}");
@@ -134,6 +160,7 @@ public sealed partial class Replica
         var unsigned = new NewView(Id, view, proof, default);
         var nv = unsigned with { Signature = Sign(unsigned) };
         _newViewSentFor = view;
+        _lastNewView = nv;
         Broadcast(nv);
         InstallNewView(nv);
     }
@@ -212,17 +239,26 @@ public sealed partial class Replica
             seq = seq.Next;
             var pick = PickAt(proof, seq, parent);
             if (pick is null) break;
-            var check = _validator.Check(seq, pick.Parent, pick.Payload);
-            if (!check.Valid || check.Digest != pick.Digest) break;
+            var described = _validator.Describe(seq, pick.Parent, pick.Payload);
+            if (!described.Valid || described.Digest != pick.Digest) break;
             chain.Add(pick);
             parent = pick.Digest;
         }
         return (start, chain);
     }
 
+    private bool Matches(ReportedProposal p) => _validator.Describe(p.Seq, p.Parent, p.Payload) is { Valid: true } d && d.Digest == p.Digest;
+
     private ReportedProposal? PickAt(IReadOnlyList<ViewChange> proof, SeqNo seq, Hash32? parent)
     {
-        var entries = proof.SelectMany(v => v.Entries).Where(e => e.Seq == seq).ToList();
+        // Entries whose payload does not hash to their digest are a Byzantine reporter's lie: ignore them, so the
+        // choice rests on certificates and votes and the payload on an honest copy.
+        var entries = proof.SelectMany(v => v.Entries).Where(e => e.Seq == seq)
+            .Select(e => e with
+            {
+                Prepared = e.PreparedProposal is { } p && Matches(p) ? e.Prepared : null,
+                LastVote = e.VotedProposal is { } q && Matches(q) ? e.LastVote : null,
+            }).ToList();
         var certified = entries.Where(e => e.Prepared is not null && (parent is null || e.PreparedProposal!.Parent == parent))
             .MaxBy(e => e.Prepared!.View.Value);
         var voted = entries.Where(e => e.LastVote is not null && (parent is null || e.VotedProposal!.Parent == parent))

@@ -49,6 +49,7 @@ public sealed partial class Replica
     private CheckpointCertificate? _stableCertificate;
     private SeqNo _lastCheckpointSigned;
     private SeqNo? _transferTarget;
+    private long _transferRequestedAt;
 
     // Output under construction for the current Step.
     private List<PersistRecord> _persist = [];
@@ -100,8 +101,8 @@ public sealed partial class Replica
 
     private SeqNo HighWatermark => new(_stable.Value + (ulong)_options.Window);
 
-    private int LogSize => _slots.Values.Sum(s => s.Size) + _viewChanges.Count
-        + _checkpointVotes.Values.Sum(v => v.Count);
+    /// <summary>Heights held in the message log (each bounded by n votes and the proposals seen for it).</summary>
+    private int LogSize => _slots.Count;
 
     private bool IsPrimary => PrimaryOf(_view) == Id;
 
@@ -174,16 +175,18 @@ public sealed partial class Replica
         _now++;
         if (pendingWork && !_pendingWork) _lastProgressTick = _now; // the clock starts when work arrives
         _pendingWork = pendingWork;
+        if (_now % (_options.ProgressTimeoutTicks * 2L) == 0) AnnounceProgress();
         if (_inViewChange)
         {
-            var timeout = (long)_options.ViewChangeTimeoutTicks << Math.Min(_viewChangeAttempts, _options.MaxBackoffExponent);
-            if (_now - _viewChangeStartTick >= timeout) StartViewChange(_view.Next, "no new view in time");
+            ViewChangeTick();
             return;
         }
-        var waiting = _pendingWork || _slots.Values.Any(s => s.Seq > _committed && s.Proposal is not null);
+        var waiting = _pendingWork || _slots.Values.Any(s => s.Seq > _committed && (s.Proposal is not null || s.CommitProof is not null));
         if (waiting && _now - _lastProgressTick >= _options.ProgressTimeoutTicks)
         {
-            StartViewChange(_view.Next, $"no progress for {_now - _lastProgressTick} ticks");
+            // Behind, not betrayed: if the cluster demonstrably moved on, fetch the blocks instead of suspecting the primary.
+            if (TryRequestCatchUp()) _lastProgressTick = _now;
+            else StartViewChange(_view.Next, $"no progress for {_now - _lastProgressTick} ticks");
             return;
         }
         FastPathTimeouts();

@@ -16,6 +16,9 @@ internal sealed class Slot(SeqNo seq)
     /// <summary>The signed pre-prepare behind <see cref="Proposal"/> (null when it came from a new view).</summary>
     public PrePrepare? PrePrepare { get; set; }
 
+    /// <summary>A pre-prepare held back until its parent is known (validated then, against a complete chain).</summary>
+    public PrePrepare? PendingPrePrepare { get; set; }
+
     /// <summary>Proposals seen, by digest (any view): payloads for certificates that arrive before or without a pre-prepare.</summary>
     public Dictionary<Hash32, ReportedProposal> Known { get; } = new();
 
@@ -56,6 +59,7 @@ internal sealed class Slot(SeqNo seq)
     {
         Proposal = null;
         PrePrepare = null;
+        PendingPrePrepare = null;
         Votes.Clear();
         FirstVotes.Clear();
         PrepareQuorumTick = null;
@@ -63,5 +67,4 @@ internal sealed class Slot(SeqNo seq)
         CommitSent = false;
     }
 
-    public int Size => Known.Count + PendingCertificates.Count + Votes.Sum(v => v.Value.Count) + 4;
 }

@@ -26,6 +26,16 @@ public sealed class SimValidator(SimLedger ledger, int clients) : IProposalValid
     /// <summary>Checks that ended their ancestor walk at a payload this host has not seen.</summary>
     public long UnknownAncestors { get; private set; }
 
+    /// <summary>The digest of well-formed payload bytes, without judging the block (for already-accepted proposals).</summary>
+    public ProposalCheck Describe(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload)
+    {
+        Calls++;
+        if (!SimPayload.TryDecode(payload, out var named, out var txs) || named != parent) return ProposalCheck.Reject("malformed payload");
+        var digest = SimPayload.Digest(seq.Value, parent, payload);
+        Remember(digest, new Known(seq.Value, parent, [.. txs.Select(t => t.Id)])); // this host now holds the block
+        return ProposalCheck.Accept(digest);
+    }
+
     public ProposalCheck Check(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload)
     {
         Calls++;

@@ -17,6 +17,8 @@ public sealed class HashingValidator : IProposalValidator
         return payload;
     }
 
+    public ProposalCheck Describe(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload) => Check(seq, parent, payload);
+
     public ProposalCheck Check(SeqNo seq, Hash32 parent, ReadOnlySpan<byte> payload)
     {
         var bytes = new byte[40 + payload.Length];
