@@ -137,8 +137,9 @@ public sealed partial class Replica
             return true;
         }
         if (proof is null) return false;
+        // A commit proof alone does not show that anyone holds the blocks below it: fetch, but keep suspecting.
         RequestTransfer(proof.Seq, proof.CommitProof!.Digest, proof.CommitProof.Votes.Select(v => v.Replica), retry: true);
-        return true;
+        return false;
     }
 
     private void RequestTransfer(SeqNo target, Hash32 digest, IEnumerable<ReplicaId> peers, bool retry = false)

@@ -242,13 +242,17 @@ public sealed partial class Replica
         }
     }
 
-    /// <summary>I2: prepared (or committed) at seq-1 with exactly this parent.</summary>
-    private bool ParentReady(SeqNo seq, Hash32 parent)
+    /// <summary>
+    /// I2: committed at seq-1 with exactly this parent, or prepared there with a certificate from view
+    /// <paramref name="view"/> or later. An older certificate is not enough: a later view may hold a higher
+    /// certificate for another digest at seq-1, and the view-change walk would then drop seq.
+    /// </summary>
+    private bool ParentReady(SeqNo seq, Hash32 parent, View view)
     {
         var previous = seq.Previous;
         if (previous == _stable) return _stableDigest == parent;
         if (previous <= _committed) return CommittedDigestAt(previous) == parent;
-        return _slots.TryGetValue(previous, out var p) && p.Prepared?.Digest == parent;
+        return _slots.TryGetValue(previous, out var p) && p.Prepared is { } pc && pc.Digest == parent && pc.View >= view;
     }
 
     private void ProcessPendingPrePrepare(Slot slot)
@@ -264,7 +268,7 @@ public sealed partial class Replica
         for (var i = 0; i < slot.PendingCertificates.Count; i++)
         {
             var qc = slot.PendingCertificates[i];
-            if (!slot.Known.TryGetValue(qc.Digest, out var proposal) || !ParentReady(slot.Seq, proposal.Parent)) continue;
+            if (!slot.Known.TryGetValue(qc.Digest, out var proposal) || !ParentReady(slot.Seq, proposal.Parent, qc.View)) continue;
             AcceptPrepared(slot, qc, proposal);
             slot.PendingCertificates.RemoveAt(i--);
         }
@@ -283,7 +287,7 @@ public sealed partial class Replica
         var proposal = slot.Proposal;
         if (_inViewChange || proposal is null || slot.ProposalView != _view) return;
         if (slot.MyPrepare is not null && slot.MyPrepare.View >= _view) return;
-        if (!ParentReady(slot.Seq, proposal.Parent)) return;
+        if (!ParentReady(slot.Seq, proposal.Parent, _view)) return;
         var unsigned = new Vote(Id, VotePhase.Prepare, _view, slot.Seq, proposal.Digest, default);
         var vote = unsigned with { Signature = Sign(unsigned) };
         slot.MyPrepare = vote;
@@ -321,7 +325,12 @@ public sealed partial class Replica
         if (_options.Mode == ProtocolMode.Classic)
         {
             if (prepares?.Count >= _quorum && slot.Prepared?.View != _view)
-                AcceptPrepared(slot, Certificate(VotePhase.Prepare, slot.Seq, digest, prepares), proposal);
+            {
+                var qc = Certificate(VotePhase.Prepare, slot.Seq, digest, prepares);
+                if (ParentReady(slot.Seq, proposal.Parent, _view)) AcceptPrepared(slot, qc, proposal);
+                else if (!slot.PendingCertificates.Exists(c => c.View == qc.View && c.Digest == qc.Digest))
+                    slot.PendingCertificates.Add(qc); // I2: prepared only once the parent is
+            }
             if (commits?.Count >= _quorum && slot.CommitProof is null)
                 slot.CommitProof = Certificate(VotePhase.Commit, slot.Seq, digest, commits);
             return;

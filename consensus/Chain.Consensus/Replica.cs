@@ -158,7 +158,11 @@ public sealed partial class Replica
             Drop(m.From, DropReason.SenderMismatch, $"message claims sender {message.Sender}");
             return;
         }
-        if (m.From == Id) return; // our own broadcast echoed back: nothing to learn
+        if (m.From == Id)
+        {
+            Drop(m.From, DropReason.Duplicate, "own message echoed back");
+            return;
+        }
         switch (message)
         {
             case PrePrepare pp: OnPrePrepare(pp); break;

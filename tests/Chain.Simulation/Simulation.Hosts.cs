@@ -48,7 +48,9 @@ public sealed partial class Simulation
         if (_trace is not null)
         {
             Record($"step {host.Id}/{host.Instance} persist={output.Persist.Count} send={output.Send.Count} " +
-                   $"commit={output.Committed.Count} events={output.Events.Count}");
+                   $"commit={output.Committed.Count} events={output.Events.Count}" +
+                   string.Concat(output.Committed.Select(c => $" [commit {c.Seq} {c.Digest.Short}]")) +
+                   string.Concat(output.Events.Where(e => e is not MessageDropped).Select(e => $" [{e}]")));
         }
         Metrics.Evidence += output.Evidence.Count;
         if (!host.IsHonest) return;
