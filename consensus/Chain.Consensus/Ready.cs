@@ -40,7 +40,11 @@ public sealed record MessageDropped(ReplicaId From, DropReason Reason, string De
 
 public sealed record ViewChangeStarted(View To, string Why) : ConsensusEvent;
 
-public sealed record NewViewInstalled(View View, ReplicaId Primary, int Reproposed) : ConsensusEvent;
+public sealed record NewViewInstalled(View View, ReplicaId Primary, int Reproposed) : ConsensusEvent
+{
+    /// <summary>The re-proposed chain, "height:digest" from the start checkpoint up.</summary>
+    public string Chain { get; init; } = "";
+}
 
 public sealed record CheckpointStable(SeqNo Seq, Hash32 Digest) : ConsensusEvent;
 

@@ -68,6 +68,13 @@ public sealed partial class Replica
     private void RecordLatest(Checkpoint c)
     {
         if (!_latestCheckpointFrom.TryGetValue(c.Sender, out var latest) || latest.Seq < c.Seq) _latestCheckpointFrom[c.Sender] = c;
+        // q replicas announcing the same committed (height, digest) certify it, at any height.
+        var agreed = _latestCheckpointFrom.Values.Where(v => v.Seq == c.Seq && v.Digest == c.Digest).ToList();
+        if (c.Seq > _stable && agreed.Count >= _quorum)
+        {
+            MakeStable(new CheckpointCertificate(c.Seq, c.Digest,
+                agreed.OrderBy(v => v.Sender.Value).Select(v => new SignedBy(v.Sender, v.Signature)).ToArray()));
+        }
     }
 
     private void RecordCheckpoint(Checkpoint c)
@@ -160,12 +167,8 @@ public sealed partial class Replica
         _lastCheckpointSigned = new SeqNo(Math.Max(_lastCheckpointSigned.Value, seq.Value));
         _lastProgressTick = _now;
         if (_transferTarget is { } t && t <= seq) _transferTarget = null;
-        if (seq > _stable)
-        {
-            // The host verified every block up to seq against its certificate: treat it as a local stable point.
-            _stable = seq;
-            _stableDigest = digest;
-            Truncate(seq);
-        }
+        // The log is not truncated here: a replica truncates only at a certified checkpoint, so that its view-change
+        // reports always reach down to a certificate (otherwise a new view could start below a gap and drop blocks).
+        foreach (var s in _slots.Keys.Where(s => s <= seq).ToList()) _slots[s].PendingCertificates.Clear();
     }
 }

@@ -32,7 +32,7 @@ public sealed partial class Replica
     {
         if (_slots.TryGetValue(seq, out var slot) && slot.Proposal is not null && slot.ProposalView == _view)
             return slot.Proposal.Digest;
-        return seq == _stable ? _stableDigest : CommittedDigestAt(seq);
+        return CommittedDigestAt(seq) ?? (seq == _stable ? _stableDigest : null);
     }
 
     private void OnPropose(Propose p)
@@ -62,9 +62,15 @@ public sealed partial class Replica
 
     private void OnPrePrepare(PrePrepare pp)
     {
+        if (pp.View == _view && _inViewChange && PrimaryOf(pp.View) == pp.Sender && InWindow(pp.Seq) && VerifySigned(pp, pp.Signature))
+        {
+            SlotFor(pp.Seq).PendingPrePrepare = pp; // it overtook the new view: judged once the view is installed
+            return;
+        }
         if (pp.View != _view || _inViewChange)
         {
             Drop(pp.Sender, DropReason.WrongView, $"pre-prepare for {pp.View}, replica at {_view}");
+            if (pp.View > _view && VerifySigned(pp, pp.Signature)) NoticeHigherView(pp.Sender, pp.View, quorum: false);
             return;
         }
         if (PrimaryOf(pp.View) != pp.Sender)
@@ -112,8 +118,9 @@ public sealed partial class Replica
     private bool ParentKnown(SeqNo seq, Hash32 parent)
     {
         var previous = seq.Previous;
+        if (CommittedDigestAt(previous) is { } committed) return committed == parent;
         if (previous == _stable) return _stableDigest == parent;
-        if (previous <= _committed) return CommittedDigestAt(previous) == parent;
+        if (previous <= _committed) return false;
         return _slots.TryGetValue(previous, out var p) && p.Proposal?.Digest == parent && p.ProposalView == _view;
     }
 
@@ -152,6 +159,7 @@ public sealed partial class Replica
         if (v.View != _view || _inViewChange)
         {
             Drop(v.Sender, v.View < _view ? DropReason.Stale : DropReason.WrongView, $"vote for {v.View}, replica at {_view}");
+            NoticeHigherView(v.Sender, v.View, quorum: false);
             return;
         }
         if (!InWindow(v.Seq))
@@ -194,6 +202,7 @@ public sealed partial class Replica
             Drop(from, DropReason.BadCertificate, why);
             return;
         }
+        NoticeHigherView(from, qc.View, quorum: true);
         var slot = SlotFor(qc.Seq);
         if (IsCommitProof(qc)) slot.CommitProof ??= qc;
         if (qc.Phase == VotePhase.Prepare && !slot.PendingCertificates.Exists(c => c.View == qc.View && c.Digest == qc.Digest))
@@ -250,17 +259,23 @@ public sealed partial class Replica
     private bool ParentReady(SeqNo seq, Hash32 parent, View view)
     {
         var previous = seq.Previous;
+        if (CommittedDigestAt(previous) is { } committed) return committed == parent;
         if (previous == _stable) return _stableDigest == parent;
-        if (previous <= _committed) return CommittedDigestAt(previous) == parent;
+        if (previous <= _committed) return false;
         return _slots.TryGetValue(previous, out var p) && p.Prepared is { } pc && pc.Digest == parent && pc.View >= view;
     }
 
     private void ProcessPendingPrePrepare(Slot slot)
     {
-        if (slot.PendingPrePrepare is not { } pp || _inViewChange || pp.View != _view || slot.Proposal is not null) return;
-        if (!ParentKnown(pp.Seq, pp.Parent)) return;
+        if (slot.PendingPrePrepare is not { } pp || _inViewChange) return;
+        if (pp.View < _view || (slot.Proposal is not null && slot.ProposalView == _view))
+        {
+            slot.PendingPrePrepare = null; // superseded
+            return;
+        }
+        if (pp.View != _view || !ParentKnown(pp.Seq, pp.Parent)) return;
         slot.PendingPrePrepare = null;
-        ValidateAndAccept(slot, pp);
+        OnPrePrepare(pp); // every check again, now in its view
     }
 
     private void ProcessPendingCertificates(Slot slot)

@@ -12,6 +12,31 @@ public sealed partial class Replica
     private View _newViewSentFor;
     private NewView? _lastNewView;
 
+    /// <summary>Replicas seen sending valid signed messages for views above this replica's.</summary>
+    private readonly Dictionary<ReplicaId, View> _seenInHigherView = new();
+
+    /// <summary>
+    /// Catching up on views: a valid certificate for a higher view (a quorum is there), or valid signed messages
+    /// from f+1 replicas in higher views, proves the cluster moved on. Joining a higher view is always safe; the
+    /// view change sent for it makes that view's primary send its new view again.
+    /// </summary>
+    private void NoticeHigherView(ReplicaId from, View view, bool quorum)
+    {
+        if (view <= _view) return;
+        if (quorum)
+        {
+            StartViewChange(view, $"a quorum is already in {view}");
+            return;
+        }
+        _seenInHigherView[from] = view;
+        var higher = _seenInHigherView.Values.Where(v => v > _view).OrderBy(v => v).ToList();
+        if (higher.Count > _f)
+        {
+            _seenInHigherView.Clear();
+            StartViewChange(higher[0], $"f+1 replicas are in later views");
+        }
+    }
+
     /// <summary>
     /// In a view change: re-send this replica's view change each period (messages lost before the network
     /// stabilised are not otherwise repeated), and back off to the next view only while a quorum is here too
@@ -140,7 +165,6 @@ public sealed partial class Replica
     private bool ValidCheckpointCertificate(CheckpointCertificate c, out string why)
     {
         why = "";
-        if (c.Seq.Value % (ulong)_options.CheckpointInterval != 0) return Fail(out why, "checkpoint height is not a multiple of K");
         if (c.Signatures.Count < _quorum) return Fail(out why, "checkpoint certificate below quorum");
         var message = MessageCodec.CheckpointBytes(c.Seq, c.Digest);
         foreach (var s in c.Signatures)
@@ -220,7 +244,7 @@ public sealed partial class Replica
             slot.Known[p.Digest] = p;
         }
         PersistView();
-        _events.Add(new NewViewInstalled(nv.View, nv.Sender, chain.Count));
+        _events.Add(new NewViewInstalled(nv.View, nv.Sender, chain.Count) { Chain = $"from {start?.Seq.ToString() ?? "#0"}: " + string.Join(" ", chain.Select(p => $"{p.Seq}:{p.Digest.Short}")) });
     }
 
     /// <summary>

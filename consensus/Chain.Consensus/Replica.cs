@@ -80,8 +80,9 @@ public sealed partial class Replica
         _committed = config.Committed;
         _applied = config.Committed;
         _committedDigests[config.Committed] = config.CommittedDigest;
-        _stable = config.Committed;
-        _stableDigest = config.CommittedDigest;
+        // The truncation point is the last certified checkpoint (restored below), never just the committed height.
+        _stable = new SeqNo(0);
+        _stableDigest = config.Committed.Value == 0 ? config.CommittedDigest : default;
         _lastCheckpointSigned = config.Committed;
         _reputation = new Reputation(_n, _options.ReputationWindow, _options.CoolOffViews);
         foreach (var origin in config.History ?? []) _reputation.Record(origin);

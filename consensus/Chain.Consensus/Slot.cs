@@ -59,7 +59,6 @@ internal sealed class Slot(SeqNo seq)
     {
         Proposal = null;
         PrePrepare = null;
-        PendingPrePrepare = null;
         Votes.Clear();
         FirstVotes.Clear();
         PrepareQuorumTick = null;
