@@ -46,7 +46,8 @@ public sealed partial class Replica
     {
         if (_now % _options.ViewChangeTimeoutTicks == 0 && _viewChanges.TryGetValue(Id, out var mine)) Broadcast(mine);
         var waited = _now - _viewChangeStartTick;
-        var here = _viewChanges.Values.Count(v => v.NewView == _view);
+        // A replica that asked for this view or a later one has left the views below: it counts toward this one.
+        var here = _viewChanges.Values.Count(v => v.NewView >= _view);
         if (here < _quorum)
         {
             _viewChangeStartTick = _now; // the timer runs only once a quorum asks for this view

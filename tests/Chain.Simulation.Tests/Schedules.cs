@@ -25,7 +25,20 @@ internal static class Schedules
         }
         var property = Prop.ForAll(Of(family).ToArbitrary(), scenario => { Simulation.Run(scenario, factory); });
         var config = Config.QuickThrowOnFailure.WithMaxTest(SimSettings.Schedules(share)).WithQuietOnSuccess(true);
-        FsCheck.Check.One(config, property);
+        FsCheck.Check.One(Reproducible(config, share), property);
+    }
+
+    /// <summary>
+    /// The test run explores a fixed, reproducible set of schedules (so CI is deterministic); with
+    /// <c>CHAIN_SIM_RANDOM=1</c>, or in long mode (<c>CHAIN_SIM_SCHEDULES</c>), FsCheck draws fresh seeds each run.
+    /// Either way a failure prints the scenario seed, which <c>CHAIN_SIM_SEED</c> replays.
+    /// </summary>
+    internal static Config Reproducible(Config config, int salt)
+    {
+        if (Environment.GetEnvironmentVariable("CHAIN_SIM_RANDOM") == "1"
+            || Environment.GetEnvironmentVariable("CHAIN_SIM_SCHEDULES") is not null) return config;
+        var replay = new Replay(new Rnd(0x5EED_C0DEUL + (ulong)salt, 0x9E37_79B9_7F4A_7C15UL), Microsoft.FSharp.Core.FSharpOption<int>.None);
+        return config.WithReplay(Microsoft.FSharp.Core.FSharpOption<Replay>.Some(replay));
     }
 
     /// <summary>Seeds for a seeded (non-FsCheck) test: the replay seed alone, or count seeds from offset.</summary>
