@@ -9,6 +9,12 @@ public sealed partial class Replica
 {
     private readonly HashSet<(VotePhase, View, SeqNo, Hash32, int)> _verifiedCertificates = new();
 
+    /// <summary>
+    /// Pre-prepares from the current primary just above the high watermark (at most W heights): replicas' stable
+    /// checkpoints advance at slightly different moments, and a proposal dropped here is never sent again.
+    /// </summary>
+    private readonly SortedDictionary<SeqNo, PrePrepare> _aboveWindow = new();
+
     /// <summary>The height the primary may propose next, or null (not primary, in a view change, window full).</summary>
     private SeqNo? NextProposalSeq()
     {
@@ -80,6 +86,11 @@ public sealed partial class Replica
         }
         if (!InWindow(pp.Seq))
         {
+            if (pp.Seq > HighWatermark && pp.Seq.Value <= HighWatermark.Value + (ulong)_options.Window && VerifySigned(pp, pp.Signature))
+            {
+                _aboveWindow[pp.Seq] = pp; // replayed when the window slides up to it
+                return;
+            }
             Drop(pp.Sender, DropReason.OutsideWindow, $"{pp.Seq} outside ({_stable}, {HighWatermark}]");
             return;
         }
@@ -239,6 +250,12 @@ public sealed partial class Replica
     /// <summary>One pass over the window in height order, taking every step that has become possible.</summary>
     private void Advance()
     {
+        foreach (var (seq, pp) in _aboveWindow.ToList())
+        {
+            if (seq > HighWatermark) break;
+            _aboveWindow.Remove(seq);
+            if (pp.View == _view && InWindow(seq)) OnPrePrepare(pp);
+        }
         TryCommitNext();
         foreach (var slot in _slots.Values.ToList())
         {

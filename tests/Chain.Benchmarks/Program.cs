@@ -1,5 +1,12 @@
 using BenchmarkDotNet.Running;
+using Chain.Benchmarks;
 
-// Runs Chain's micro-benchmarks; results go to BENCHMARKS.md by hand with date, commit and machine.
-// Example: dotnet run -c Release --project tests/Chain.Benchmarks -- --filter '*Merkle*'
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Micro-benchmarks (BenchmarkDotNet) and, with "consensus", the simulator's protocol figures.
+// Examples: dotnet run -c Release --project tests/Chain.Benchmarks -- --filter '*Merkle*'
+//           dotnet run -c Release --project tests/Chain.Benchmarks -- consensus
+if (args.Length > 0 && args[0] == "consensus")
+{
+    ConsensusFigures.Run(Console.Out, blocks: args.Length > 1 ? int.Parse(args[1]) : 200);
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(ConsensusFigures).Assembly).Run(args);
