@@ -18,8 +18,9 @@ public sealed partial class Replica
     /// <summary>The height the primary may propose next, or null (not primary, in a view change, window full).</summary>
     private SeqNo? NextProposalSeq()
     {
-        if (!IsPrimary || _inViewChange) return null;
-        var next = (_committed > _stable ? _committed : _stable).Next;
+        // The host builds the next block on its own chain: not while it is still fetching blocks below the stable point.
+        if (!IsPrimary || _inViewChange || _committed < _stable) return null;
+        var next = _committed.Next;
         foreach (var (seq, slot) in _slots)
         {
             if (seq >= next && slot.Proposal is not null && slot.ProposalView == _view) next = seq.Next;
@@ -125,13 +126,16 @@ public sealed partial class Replica
         ValidateAndAccept(slot, pp);
     }
 
-    /// <summary>The block at seq-1 this proposal builds on is committed here or accepted in this view.</summary>
+    /// <summary>
+    /// The block at seq-1 this proposal builds on is committed here (so the host holds it) or accepted in this view.
+    /// A certified digest alone is not enough: the host judges a block against ancestors it must hold, and one it
+    /// is still fetching by state transfer would hide their transactions (found by the twins simulation).
+    /// </summary>
     private bool ParentKnown(SeqNo seq, Hash32 parent)
     {
         var previous = seq.Previous;
         if (CommittedDigestAt(previous) is { } committed) return committed == parent;
-        if (previous == _stable) return _stableDigest == parent;
-        if (previous <= _committed) return false;
+        if (previous <= _committed || previous <= _stable) return false;
         return _slots.TryGetValue(previous, out var p) && p.Proposal?.Digest == parent && p.ProposalView == _view;
     }
 
