@@ -21,6 +21,9 @@ public interface ISignatureVerifier
 public readonly record struct ProposalCheck(bool Valid, Hash32 Digest, string? Reason, ReplicaId? Proposer = null,
     View? ProposedIn = null)
 {
+    /// <summary>Replicas whose misbehaviour this block records as evidence (proven by two signed conflicting messages).</summary>
+    public IReadOnlyList<ReplicaId> Penalised { get; init; } = [];
+
     public static ProposalCheck Accept(Hash32 digest) => new(true, digest, null);
 
     public static ProposalCheck Accept(Hash32 digest, ReplicaId proposer, View view) => new(true, digest, null, proposer, view);

@@ -24,6 +24,7 @@ public sealed partial class Replica
     private void RecordOrigin(SeqNo seq, Hash32 parent, byte[] payload)
     {
         var check = _validator.Describe(seq, parent, payload);
-        if (check.Proposer is { } proposer && check.ProposedIn is { } view) _reputation.Record(new BlockOrigin(seq, proposer, view));
+        if (check.Proposer is { } proposer && check.ProposedIn is { } view)
+            _reputation.Record(new BlockOrigin(seq, proposer, view) { Penalised = check.Penalised });
     }
 }

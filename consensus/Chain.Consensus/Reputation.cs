@@ -4,13 +4,18 @@ namespace Chain.Consensus;
 /// Agreed facts about one committed block: who proposed it and in which view. They come from the block
 /// itself (the host's validator decodes them from the payload), so every honest replica records the same.
 /// </summary>
-public readonly record struct BlockOrigin(SeqNo Seq, ReplicaId Proposer, View View);
+public readonly record struct BlockOrigin(SeqNo Seq, ReplicaId Proposer, View View)
+{
+    /// <summary>Replicas whose proven misbehaviour (evidence) this block records.</summary>
+    public IReadOnlyList<ReplicaId> Penalised { get; init; } = [];
+}
 
 /// <summary>
 /// Reputation-based primary order (DESIGN.md): a pure function of the block origins up to an anchor height.
 /// Score = +1 per block proposed, −10 per view the replica led that ended in a view change (the proposer of
 /// the last block before the view number jumps); a replica that ended a view is passed over (moved behind
-/// every other replica) until <c>CoolOffViews</c> views after the jump. Ties break by replica id. Cooled
+/// every other replica) until <c>CoolOffViews</c> views after the jump; −50 per piece of evidence of its
+/// misbehaviour that a committed block records. Ties break by replica id. Cooled
 /// replicas are moved back rather than removed, so the rotation always reaches every live replica.
 /// A replica that never proposes scores 0 and sits behind every productive one: it leads only after all
 /// of them failed in a row.
@@ -19,6 +24,7 @@ internal sealed class Reputation(int replicas, int window, int coolOffViews)
 {
     private const int ProposalCredit = 1;
     private const int ViewChangePenalty = 10;
+    private const int EvidencePenalty = 50;
 
     private readonly SortedDictionary<SeqNo, BlockOrigin> _origins = new();
 
@@ -41,6 +47,7 @@ internal sealed class Reputation(int replicas, int window, int coolOffViews)
         for (var i = 0; i < recent.Count; i++)
         {
             score[recent[i].Proposer.Value] += ProposalCredit;
+            foreach (var offender in recent[i].Penalised.Where(p => p.Value < replicas)) score[offender.Value] -= EvidencePenalty;
             if (i + 1 < recent.Count && recent[i + 1].View > recent[i].View)
             {
                 var p = recent[i].Proposer.Value;
