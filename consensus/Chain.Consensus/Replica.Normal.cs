@@ -7,7 +7,8 @@ namespace Chain.Consensus;
 // The normal case (DESIGN.md "Protocol"): proposals, prepare and commit votes, certificates, in-order commit.
 public sealed partial class Replica
 {
-    private readonly HashSet<(VotePhase, View, SeqNo, Hash32, int)> _verifiedCertificates = new();
+    /// <summary>Certificates already verified, keyed by content including every signature (a forged copy must miss).</summary>
+    private readonly HashSet<(VotePhase, View, SeqNo, Hash32, Hash32)> _verifiedCertificates = new();
 
     /// <summary>
     /// Pre-prepares from the current primary just above the high watermark (at most W heights): replicas' stable
@@ -236,7 +237,7 @@ public sealed partial class Replica
             why = $"{qc.Votes.Count} votes, quorum is {_quorum}";
             return false;
         }
-        var key = (qc.Phase, qc.View, qc.Seq, qc.Digest, qc.Votes.Count);
+        var key = (qc.Phase, qc.View, qc.Seq, qc.Digest, VotesDigest(qc.Votes));
         if (_verifiedCertificates.Contains(key)) return true;
         var message = MessageCodec.VoteBytes(qc.Phase, qc.Seq, qc.View, qc.Digest);
         foreach (var vote in qc.Votes)
@@ -249,6 +250,19 @@ public sealed partial class Replica
         }
         _verifiedCertificates.Add(key);
         return true;
+    }
+
+    private static Hash32 VotesDigest(IReadOnlyList<SignedBy> votes)
+    {
+        var bytes = new byte[votes.Count * (2 + Signature.Size)];
+        for (var i = 0; i < votes.Count; i++)
+        {
+            var offset = i * (2 + Signature.Size);
+            bytes[offset] = (byte)(votes[i].Replica.Value >> 8);
+            bytes[offset + 1] = (byte)votes[i].Replica.Value;
+            votes[i].Signature.Span.CopyTo(bytes.AsSpan(offset + 2));
+        }
+        return Hash32.Sha256(bytes);
     }
 
     /// <summary>One pass over the window in height order, taking every step that has become possible.</summary>

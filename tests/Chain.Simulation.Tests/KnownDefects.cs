@@ -14,4 +14,13 @@ public class KnownDefects
     [Fact]
     public void Twins_schedule_1486787784_commits_no_transaction_twice() =>
         Simulation.Run(ScenarioGenerator.Safety(1486787784, 4));
+
+    /// <summary>
+    /// Forger (n=4, linear), found by the 100,000-schedule long mode: the verified-certificate cache keyed on
+    /// (phase, view, height, digest, vote count) let a copy with forged signatures skip verification, and an honest
+    /// replica committed the right block with an invalid certificate. Fixed by keying on the signatures too.
+    /// </summary>
+    [Fact]
+    public void Forger_schedule_888651211_never_gets_a_forged_certificate_committed() =>
+        Simulation.Run(ScenarioGenerator.Safety(888651211, 4));
 }
