@@ -42,7 +42,23 @@ public sealed class DecodeException(string field, string message, LedgerError er
 {
     public string Field { get; } = field;
 
+    /// <summary>Decodes with <paramref name="decode"/>, turning canonical-codec failures into the ledger's typed error.</summary>
+    public static T Translate<T>(ReadOnlySpan<byte> bytes, SpanDecoder<T> decode)
+    {
+        try
+        {
+            return decode(bytes);
+        }
+        catch (Chain.Accel.Encoding.CanonicalDecodeException e)
+        {
+            throw From(e);
+        }
+    }
+
     /// <summary>The ledger's typed form of a canonical-codec failure.</summary>
     public static DecodeException From(Chain.Accel.Encoding.CanonicalDecodeException e) =>
         new(e.Field, e.Reason, e.TooLarge ? LedgerError.TooLarge : LedgerError.Malformed);
 }
+
+/// <summary>A decoder over a byte span (lambdas cannot use <see cref="Func{T, TResult}"/> with spans).</summary>
+public delegate T SpanDecoder<out T>(ReadOnlySpan<byte> bytes);

@@ -75,17 +75,7 @@ public sealed class Block
         foreach (var tx in Transactions) w.Bytes(tx.Encoded);
     }
 
-    public static Block Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
-    {
-        try
-        {
-            return DecodeCanonical(bytes, limits);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static Block Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null) => DecodeException.Translate(bytes, b => DecodeCanonical(b, limits));
 
     private static Block DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {

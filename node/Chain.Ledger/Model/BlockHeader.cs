@@ -34,17 +34,7 @@ public sealed record BlockHeader(
     /// <summary>SHA-256 of the canonical header bytes.</summary>
     public Hash32 Hash() => Hash32.Sha256(Encode());
 
-    public static BlockHeader Decode(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            return DecodeCanonical(bytes);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static BlockHeader Decode(ReadOnlySpan<byte> bytes) => DecodeException.Translate(bytes, DecodeCanonical);
 
     private static BlockHeader DecodeCanonical(ReadOnlySpan<byte> bytes)
     {

@@ -93,17 +93,7 @@ public sealed class CommitCertificate
         foreach (var s in Signatures) w.U16(s.Replica).Fixed(s.Signature.Span);
     }
 
-    public static CommitCertificate Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
-    {
-        try
-        {
-            return DecodeCanonical(bytes, limits);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static CommitCertificate Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null) => DecodeException.Translate(bytes, b => DecodeCanonical(b, limits));
 
     private static CommitCertificate DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {
@@ -155,17 +145,7 @@ public sealed record CommittedBlock(Block Block, CommitCertificate Certificate)
         return w.ToArray();
     }
 
-    public static CommittedBlock Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
-    {
-        try
-        {
-            return DecodeCanonical(bytes, limits);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static CommittedBlock Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null) => DecodeException.Translate(bytes, b => DecodeCanonical(b, limits));
 
     private static CommittedBlock DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {

@@ -110,17 +110,7 @@ public sealed class Transaction
     }
 
     /// <summary>Strict decode; throws <see cref="DecodeException"/> on anything but one canonical transaction.</summary>
-    public static Transaction Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
-    {
-        try
-        {
-            return DecodeCanonical(bytes, limits);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static Transaction Decode(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null) => DecodeException.Translate(bytes, b => DecodeCanonical(b, limits));
 
     private static Transaction DecodeCanonical(ReadOnlySpan<byte> bytes, LedgerLimits? limits = null)
     {

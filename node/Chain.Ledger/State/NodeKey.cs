@@ -75,17 +75,7 @@ public readonly record struct NodeKey
     /// <summary>
     /// Decodes the 33-byte form written by <see cref="Encode"/>; throws <see cref="DecodeException"/>.
     /// </summary>
-    public static NodeKey Decode(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            return DecodeCanonical(bytes);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static NodeKey Decode(ReadOnlySpan<byte> bytes) => DecodeException.Translate(bytes, DecodeCanonical);
 
     private static NodeKey DecodeCanonical(ReadOnlySpan<byte> bytes)
     {

@@ -65,17 +65,7 @@ public sealed record StateProof(Hash32 KeyHash, IReadOnlyList<Hash32> Siblings, 
     }
 
     /// <summary>Decodes the canonical form; throws <see cref="DecodeException"/> on anything else.</summary>
-    public static StateProof Decode(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            return DecodeCanonical(bytes);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static StateProof Decode(ReadOnlySpan<byte> bytes) => DecodeException.Translate(bytes, DecodeCanonical);
 
     private static StateProof DecodeCanonical(ReadOnlySpan<byte> bytes)
     {

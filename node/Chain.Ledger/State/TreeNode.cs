@@ -22,17 +22,7 @@ public abstract record TreeNode
     public abstract byte[] Encode();
 
     /// <summary>Decodes a leaf or internal node; throws <see cref="DecodeException"/> on anything else.</summary>
-    public static TreeNode Decode(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            return DecodeCanonical(bytes);
-        }
-        catch (CanonicalDecodeException e)
-        {
-            throw DecodeException.From(e);
-        }
-    }
+    public static TreeNode Decode(ReadOnlySpan<byte> bytes) => DecodeException.Translate(bytes, DecodeCanonical);
 
     private static TreeNode DecodeCanonical(ReadOnlySpan<byte> bytes)
     {
