@@ -20,7 +20,7 @@ public class ProjectReferenceTests
         ["Chain.Node"] = ["Chain.Accel", "Chain.Ledger", "Chain.Consensus", "Chain.Chaincode", "Chain.Api"],
         ["Chain.Api"] = [],
         ["Chain.Cli"] = ["Chain.Accel", "Chain.Ledger", "Chain.Chaincode", "Chain.Api"],
-        ["Chain.Testnet"] = ["Chain.Accel", "Chain.Ledger", "Chain.Api"],
+        ["Chain.Testnet"] = ["Chain.Accel", "Chain.Ledger", "Chain.Api", "Chain.Node"],
         ["Chain.Ai"] = ["Chain.Accel", "Chain.Api"],
         ["Chain.Ai.Cli"] = ["Chain.Ai", "Chain.Api"],
     };
