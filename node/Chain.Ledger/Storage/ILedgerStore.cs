@@ -68,4 +68,13 @@ public interface ILedgerStore : IDisposable
 
     /// <summary>Stores consensus metadata durably (synced) before returning.</summary>
     void PutMeta(string name, ReadOnlySpan<byte> value);
+
+    /// <summary>
+    /// Puts (value not null) and deletes (null) several metadata records in one atomic write, synced when
+    /// <paramref name="sync"/> (one sync for the lot: the node's group commit of consensus records).
+    /// </summary>
+    void WriteMeta(IReadOnlyList<KeyValuePair<string, byte[]?>> records, bool sync = true);
+
+    /// <summary>Metadata records whose name starts with <paramref name="prefix"/>, in name order.</summary>
+    IEnumerable<KeyValuePair<string, byte[]>> ScanMeta(string prefix);
 }

@@ -135,6 +135,16 @@ public abstract class LedgerStoreBase : ILedgerStore
     public void PutMeta(string name, ReadOnlySpan<byte> value) =>
         Write([Meta(AppMetaPrefix + name, value.ToArray())], sync: true);
 
+    public void WriteMeta(IReadOnlyList<KeyValuePair<string, byte[]?>> records, bool sync = true)
+    {
+        if (records.Count == 0) return;
+        Write([.. records.Select(r => new StoreOp(Column.Meta, Key(AppMetaPrefix + r.Key), r.Value))], sync);
+    }
+
+    public IEnumerable<KeyValuePair<string, byte[]>> ScanMeta(string prefix) =>
+        Scan(Column.Meta, Key(AppMetaPrefix + prefix)).Select(kv =>
+            KeyValuePair.Create(System.Text.Encoding.UTF8.GetString(kv.Key)[AppMetaPrefix.Length..], kv.Value));
+
     public Hash32 Commit(CommittedBlock committed, IReadOnlyList<StateWrite> writes)
     {
         lock (_commitLock)

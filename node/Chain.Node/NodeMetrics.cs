@@ -1,0 +1,59 @@
+using Prometheus;
+
+namespace Chain.Node;
+
+/// <summary>The node's Prometheus metrics (text format on /metrics). No patient data: counts, heights and durations only.</summary>
+public sealed class NodeMetrics
+{
+    private readonly object _rateLock = new();
+    private readonly Queue<(long At, int Count)> _recent = new();
+
+    public NodeMetrics()
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        Height = f.CreateGauge("chain_height", "Height of the last committed block.");
+        View = f.CreateGauge("chain_view", "Current consensus view.");
+        MempoolSize = f.CreateGauge("chain_mempool_size", "Transactions admitted and not yet committed.");
+        PeersConnected = f.CreateGauge("chain_peers_connected", "Peers this node has an open outbound stream to.");
+        CommittedTransactions = f.CreateCounter("chain_committed_transactions_total", "Transactions committed.");
+        CommittedBlocks = f.CreateCounter("chain_committed_blocks_total", "Blocks committed.");
+        TxPerSecond = f.CreateGauge("chain_committed_tx_per_second", "Committed transactions per second over the last 10 seconds.");
+        CommitLatency = f.CreateHistogram("chain_commit_latency_seconds",
+            "From admission at this node to commit, for transactions its clients submitted.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 1.6, 22) });
+        ViewChanges = f.CreateCounter("chain_view_changes_total", "New views installed.");
+        Dropped = f.CreateCounter("chain_consensus_dropped_messages_total", "Peer messages consensus dropped, by reason.", "reason");
+        PeerQueueDropped = f.CreateCounter("chain_peer_queue_dropped_total", "Frames dropped because a peer's send queue was full.");
+        Rejected = f.CreateCounter("chain_rejected_transactions_total", "Transactions refused at admission, by reason.", "reason");
+        StateTransferBlocks = f.CreateCounter("chain_state_transfer_blocks_total", "Blocks fetched from peers by state transfer.");
+    }
+
+    public CollectorRegistry Registry { get; }
+    public Gauge Height { get; }
+    public Gauge View { get; }
+    public Gauge MempoolSize { get; }
+    public Gauge PeersConnected { get; }
+    public Counter CommittedTransactions { get; }
+    public Counter CommittedBlocks { get; }
+    public Gauge TxPerSecond { get; }
+    public Histogram CommitLatency { get; }
+    public Counter ViewChanges { get; }
+    public Counter Dropped { get; }
+    public Counter PeerQueueDropped { get; }
+    public Counter Rejected { get; }
+    public Counter StateTransferBlocks { get; }
+
+    /// <summary>Records <paramref name="count"/> transactions committed at <paramref name="nowMs"/> and updates the 10-second rate.</summary>
+    internal void Committed(int count, long nowMs)
+    {
+        CommittedTransactions.Inc(count);
+        CommittedBlocks.Inc();
+        lock (_rateLock)
+        {
+            _recent.Enqueue((nowMs, count));
+            while (_recent.Count > 0 && _recent.Peek().At < nowMs - 10_000) _recent.Dequeue();
+            TxPerSecond.Set(_recent.Sum(r => r.Count) / 10.0);
+        }
+    }
+}
