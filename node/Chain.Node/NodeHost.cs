@@ -55,7 +55,8 @@ public static class NodeHost
         }
         catch (InvalidOperationException e)
         {
-            throw new NodeConfigException($"config file {full}: {e.InnerException?.Message ?? e.Message}", e);
+            var detail = e.InnerException is null ? e.Message : $"{e.Message} ({e.InnerException.Message})";
+            throw new NodeConfigException($"config file {full}: {detail}", e);
         }
         options.ConfigDirectory = Path.GetDirectoryName(full)!;
         if (dataDir is not null) options.DataDir = Path.GetFullPath(dataDir);

@@ -1,0 +1,60 @@
+namespace Chain.Node.Tests;
+
+public sealed class NodeOptionsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("chain-options-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string json)
+    {
+        var path = Path.Combine(_dir, "config.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private const string Valid = """
+        { "NodeId": 1, "Genesis": "genesis.json", "SigningKey": "node.key", "Listen": "127.0.0.1:7101",
+          "Tls": { "Certificate": "tls.crt", "Key": "tls.key", "TrustedCas": { "hospital-a": "ca.crt" } } }
+        """;
+
+    [Fact]
+    public void A_valid_file_loads_with_documented_defaults_and_relative_paths()
+    {
+        var options = NodeHost.LoadOptions(Write(Valid), null);
+        Assert.Equal(1, options.NodeId);
+        Assert.Equal(Path.Combine(_dir, "genesis.json"), options.Resolve(options.Genesis));
+        Assert.Equal(Path.Combine(_dir, "data"), options.Resolve(options.DataDir));
+        Assert.Equal(10, options.Consensus.TickMs);
+        Assert.Equal(200_000, options.Mempool.Capacity);
+    }
+
+    [Fact]
+    public void Data_dir_on_the_command_line_wins()
+    {
+        var options = NodeHost.LoadOptions(Write(Valid), "/tmp/elsewhere");
+        Assert.Equal("/tmp/elsewhere", options.Resolve(options.DataDir));
+    }
+
+    [Theory]
+    [InlineData("{ not json", "not valid JSON")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Colour": "red" }""", "Colour")]
+    [InlineData("""{ "Genesis": "g", "SigningKey": "k" }""", "NodeId")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Listen": "nowhere", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } } }""", "Listen")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k" } }""", "TrustedCas")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Consensus": { "TickMs": 0 } }""", "TickMs")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Mempool": { "Capacity": 10, "PerClientCapacity": 11 } }""", "PerClientCapacity")]
+    [InlineData("""{ "NodeId": "one" }""", "NodeId")]
+    public void A_bad_file_is_refused_naming_the_setting(string json, string named)
+    {
+        var e = Assert.Throws<NodeConfigException>(() => NodeHost.LoadOptions(Write(json), null));
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_file_is_refused()
+    {
+        var e = Assert.Throws<NodeConfigException>(() => NodeHost.LoadOptions(Path.Combine(_dir, "absent.json"), null));
+        Assert.Contains("does not exist", e.Message, StringComparison.Ordinal);
+    }
+}
