@@ -159,7 +159,12 @@ internal sealed class Driver : IDisposable
                 Volatile.Write(ref _tickQueued, 0);
                 _ticks++;
                 Step(new Tick(_c.Mempool.Count > 0));
-                _c.Metrics.Committed(0, Environment.TickCount64);
+                if (_ticks % 10 == 0)
+                {
+                    _c.Metrics.Committed(0, Environment.TickCount64);
+                    _c.Metrics.PeersConnected.Set(_c.Network.Connected);
+                    _c.Metrics.MempoolSize.Set(_c.Mempool.Count);
+                }
                 break;
             case WakeItem:
                 Volatile.Write(ref _wakeQueued, 0);

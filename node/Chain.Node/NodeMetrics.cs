@@ -47,8 +47,11 @@ public sealed class NodeMetrics
     /// <summary>Records <paramref name="count"/> transactions committed at <paramref name="nowMs"/> and updates the 10-second rate.</summary>
     internal void Committed(int count, long nowMs)
     {
-        CommittedTransactions.Inc(count);
-        CommittedBlocks.Inc();
+        if (count > 0)
+        {
+            CommittedTransactions.Inc(count);
+            CommittedBlocks.Inc();
+        }
         lock (_rateLock)
         {
             _recent.Enqueue((nowMs, count));
