@@ -1,9 +1,8 @@
 using System.CommandLine;
-using Chain.Ledger;
 using Chain.Ledger.Identity;
 using Chain.Testnet;
 
-var root = new RootCommand("Chain testnet: keys, genesis, and a local ledger demo.");
+var root = new RootCommand("Chain testnet: keys, genesis, a local ledger demo, and local multi-node clusters with faults and load.");
 
 var keyOut = new Option<FileInfo>("--out") { Description = "Key file to create (must not exist).", Required = true };
 var keyName = new Option<string>("--name") { Description = "Name recorded in the key file.", DefaultValueFactory = _ => "key" };
@@ -39,35 +38,13 @@ demo.SetAction(parse => Cli.Run(() =>
 }));
 root.Add(demo);
 
-return root.Parse(args).Invoke();
+ClusterCommands.AddTo(root);
 
-namespace Chain.Testnet
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
 {
-    /// <summary>Turns expected failures into one clear line and a non-zero exit code.</summary>
-    internal static class Cli
-    {
-        public static int Run(Action action) => Run(() =>
-        {
-            action();
-            return 0;
-        });
-
-        public static int Run(Func<int> action)
-        {
-            try
-            {
-                return action();
-            }
-            catch (LedgerException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
-        }
-    }
+    // One clear line instead of the parser's error list plus the whole help text.
+    Console.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see 'testnet --help')");
+    return 2;
 }
+return await parsed.InvokeAsync();
