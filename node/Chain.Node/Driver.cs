@@ -58,6 +58,8 @@ internal sealed class Driver : IDisposable
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,
+        // Wake the driver thread from the writer's thread, not through the (possibly busy) thread pool.
+        AllowSynchronousContinuations = true,
     });
     private readonly CancellationTokenSource _stop = new();
     private readonly StateTransfer _transfer;
@@ -70,6 +72,7 @@ internal sealed class Driver : IDisposable
     private int _wakeQueued;
     private long _ticks;
     private (SeqNo Seq, Hash32 Parent, long Tick)? _lastProposal;
+    private readonly Dictionary<Hash32, long> _proposedAt = new();
     private bool _transferring;
     private readonly List<BlockOrigin> _transferHistory = [];
 
@@ -224,7 +227,9 @@ internal sealed class Driver : IDisposable
     {
         if (_persist.Count > 0)
         {
+            var started = Stopwatch.GetTimestamp();
             _c.Store.WriteMeta(_persist, sync: true);
+            _c.Metrics.PersistSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
             _persist.Clear();
         }
         foreach (var o in _send)
@@ -266,7 +271,12 @@ internal sealed class Driver : IDisposable
     {
         var block = committed.Block;
         var writes = KeyValueContract.Execute(block.Transactions);
+        var started = Stopwatch.GetTimestamp();
         _c.Store.Commit(committed, writes);
+        _c.Metrics.StoreCommitSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        if (_proposedAt.Remove(block.Hash, out var proposedAt))
+            _c.Metrics.BlockRound.Observe(Stopwatch.GetElapsedTime(proposedAt).TotalSeconds);
+        if (_proposedAt.Count > 1024) _proposedAt.Clear();
         var ids = block.Transactions.Select(t => t.Id).ToList();
         var removed = _c.Mempool.Remove(ids);
         var now = Stopwatch.GetTimestamp();
@@ -351,6 +361,7 @@ internal sealed class Driver : IDisposable
             var timestamp = Math.Max(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), parentHeader.Timestamp + 1);
             var block = Block.Create(seq.Value, parent, store.Height, store.StateRoot, _c.Id.Value, status.View.Value, timestamp, txs);
             _lastProposal = (seq, parent, _ticks);
+            _proposedAt[block.Hash] = Stopwatch.GetTimestamp();
             Step(new Propose(seq, parent, block.Encode()));
         }
     }

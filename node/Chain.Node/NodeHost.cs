@@ -34,7 +34,7 @@ public static class NodeHost
         return code != 0 ? code : exit;
     }
 
-    /// <summary>Reads and validates the configuration: JSON file, then CHAIN_* environment variables, then --data-dir.</summary>
+    /// <summary>Reads and validates the configuration: JSON file, then CHAIN_NODE_* environment variables, then --data-dir.</summary>
     public static NodeOptions LoadOptions(string configPath, string? dataDir)
     {
         var full = Path.GetFullPath(configPath);
@@ -42,7 +42,7 @@ public static class NodeHost
         IConfigurationRoot config;
         try
         {
-            config = new ConfigurationBuilder().AddJsonFile(full, optional: false).AddEnvironmentVariables("CHAIN_").Build();
+            config = new ConfigurationBuilder().AddJsonFile(full, optional: false).AddEnvironmentVariables("CHAIN_NODE_").Build();
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or JsonException or IOException)
         {

@@ -22,6 +22,15 @@ public sealed class NodeMetrics
         CommitLatency = f.CreateHistogram("chain_commit_latency_seconds",
             "From admission at this node to commit, for transactions its clients submitted.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.001, 1.6, 22) });
+        BlockRound = f.CreateHistogram("chain_block_round_seconds",
+            "At the proposer: from proposing a block to committing it.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 1.6, 22) });
+        PersistSeconds = f.CreateHistogram("chain_consensus_persist_seconds",
+            "One synced write of the consensus records a driver pass produced (before its messages are sent).",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
+        StoreCommitSeconds = f.CreateHistogram("chain_block_store_seconds",
+            "Executing and storing one committed block (one synced write).",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
         ViewChanges = f.CreateCounter("chain_view_changes_total", "New views installed.");
         Dropped = f.CreateCounter("chain_consensus_dropped_messages_total", "Peer messages consensus dropped, by reason.", "reason");
         PeerQueueDropped = f.CreateCounter("chain_peer_queue_dropped_total", "Frames dropped because a peer's send queue was full.");
@@ -38,6 +47,9 @@ public sealed class NodeMetrics
     public Counter CommittedBlocks { get; }
     public Gauge TxPerSecond { get; }
     public Histogram CommitLatency { get; }
+    public Histogram BlockRound { get; }
+    public Histogram PersistSeconds { get; }
+    public Histogram StoreCommitSeconds { get; }
     public Counter ViewChanges { get; }
     public Counter Dropped { get; }
     public Counter PeerQueueDropped { get; }

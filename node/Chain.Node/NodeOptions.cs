@@ -3,7 +3,7 @@ using Chain.Consensus;
 namespace Chain.Node;
 
 /// <summary>
-/// A node's settings: one JSON file (<c>--config</c>), overridden by environment variables <c>CHAIN_Section__Key</c>
+/// A node's settings: one JSON file (<c>--config</c>), overridden by environment variables <c>CHAIN_NODE_Section__Key</c>
 /// and by <c>--data-dir</c>. Relative paths are relative to the config file's folder. Every setting is documented
 /// with its default; <see cref="Validate"/> names the first bad one.
 /// </summary>
