@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Chain.Accel;
 using Chain.Ledger.Identity;
 using Chain.Ledger.Storage;
@@ -70,19 +69,5 @@ public sealed class DemoTests : IDisposable
         Assert.NotEqual(0, unknown);
     }
 
-    private static (int Code, string Stdout, string Stderr) RunCli(params string[] args)
-    {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "testnet.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(60))) p.Kill();
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Stdout, string Stderr) RunCli(params string[] args) => CliRunner.Run(args);
 }

@@ -21,6 +21,8 @@ internal sealed class ClusterControl(TestnetLayout layout, IAnsiConsole console)
 
     public async Task<int> UpAsync(int? nodes, int basePort, TimeSpan startTimeout, CancellationToken cancellation)
     {
+        if (!File.Exists(layout.Manifest) && Directory.Exists(layout.Root) && Directory.EnumerateFileSystemEntries(layout.Root).Any())
+            throw new TestnetException($"{layout.Root} exists but holds no testnet (no testnet.json); choose another --dir");
         if (!File.Exists(layout.Manifest))
             TestnetInit.Run(layout.Root, nodes ?? 4, basePort, force: false, new ConsoleWriter(console));
         var manifest = Manifest.Load(layout);

@@ -34,6 +34,10 @@ internal sealed class OrganisationCa : IDisposable
         return new OrganisationCa(organisation, request.CreateSelfSigned(now.AddHours(-1), now.AddYears(10)));
     }
 
+    /// <summary>Loads a CA that init wrote (certificate and private key, PEM).</summary>
+    public static OrganisationCa Load(string organisation, string certificatePath, string keyPath) =>
+        new(organisation, X509Certificate2.CreateFromPemFile(certificatePath, keyPath));
+
     /// <summary>
     /// Issues a certificate for <paramref name="commonName"/>. Nodes get server and client authentication and the
     /// loopback names (IP 127.0.0.1, DNS localhost); clients get client authentication only.
