@@ -51,7 +51,6 @@ internal sealed class Driver : IDisposable
 {
     internal const string PersistPrefix = "consensus/";
     private const int PassLimit = 512;
-    private const int PipelineDepth = 4;
 
     private readonly DriverContext _c;
     private readonly Channel<DriverItem> _inbox = Channel.CreateBounded<DriverItem>(new BoundedChannelOptions(100_000)
@@ -331,16 +330,17 @@ internal sealed class Driver : IDisposable
 
     /// <summary>
     /// The primary proposes the next block when consensus offers a height (<see cref="Status.NextProposal"/>), at most
-    /// <see cref="PipelineDepth"/> blocks above the ledger, with a batch of pending transactions not in an uncommitted
+    /// <see cref="ConsensusSettings.PipelineDepth"/> blocks above the ledger, with a batch of pending transactions not in an uncommitted
     /// ancestor. The header records the latest state this node has executed (its committed height).
     /// </summary>
     private void MaybePropose()
     {
-        for (var round = 0; round < PipelineDepth; round++)
+        var depth = _c.Settings.PipelineDepth;
+        for (var round = 0; round < depth; round++)
         {
             if (_status is not { NextProposal: { } seq } status || status.Primary != _c.Id || status.InViewChange) return;
             var store = _c.Store;
-            if (seq.Value > store.Height + PipelineDepth) return;
+            if (seq.Value > store.Height + (ulong)depth) return;
             var parent = status.NextParent;
             if (_lastProposal is { } last && last.Seq == seq && last.Parent == parent &&
                 _ticks - last.Tick < Math.Max(1, _c.Settings.ProgressTimeoutTicks / 2))

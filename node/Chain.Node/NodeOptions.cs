@@ -112,6 +112,12 @@ public sealed class ConsensusSettings
     /// <summary>Ticks to wait for a new view. Default 100.</summary>
     public int ViewChangeTimeoutTicks { get; set; } = 100;
 
+    /// <summary>
+    /// Most uncommitted blocks the primary keeps in flight. More overlaps rounds; fewer makes bigger blocks (less
+    /// work per transaction) when rounds are short. Default 2.
+    /// </summary>
+    public int PipelineDepth { get; set; } = 2;
+
     /// <summary>Most transactions per block. Default 2,000.</summary>
     public int MaxBlockTransactions { get; set; } = 2000;
 
@@ -132,6 +138,7 @@ public sealed class ConsensusSettings
     internal void Validate()
     {
         if (TickMs is < 1 or > 10_000) throw new NodeConfigException("Consensus:TickMs must be 1-10000");
+        if (PipelineDepth < 1 || PipelineDepth > Window) throw new NodeConfigException("Consensus:PipelineDepth must be 1..Window");
         if (MaxBlockTransactions is < 1 or > 100_000) throw new NodeConfigException("Consensus:MaxBlockTransactions must be 1-100000");
         try
         {
