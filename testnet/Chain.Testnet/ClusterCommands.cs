@@ -38,6 +38,7 @@ internal static class ClusterCommands
 
     public static void AddTo(RootCommand root)
     {
+        root.Add(Start());
         root.Add(Init());
         root.Add(Up());
         root.Add(Status());
@@ -49,6 +50,29 @@ internal static class ClusterCommands
         root.Add(Heal());
         root.Add(LoadCommand());
         root.Add(BenchCommand());
+    }
+
+    private static Command Start()
+    {
+        var dir = DirOption();
+        var basePort = BasePortOption();
+        var nodes = new Option<int>("--nodes") { Description = "Hospital nodes for a new testnet (1-16).", DefaultValueFactory = _ => 4 };
+        var seconds = new Option<int>("--seconds") { Description = "Seconds of demo workload (3-600).", DefaultValueFactory = _ => 10 };
+        var rate = new Option<int>("--rate") { Description = "Demo transactions per second (1-10,000).", DefaultValueFactory = _ => 200 };
+        var command = new Command("start", "The demo: bring up the local consortium (init if needed), run a signed workload, verify " +
+            "a transaction and a state value with their proofs, crash and restart a node and show it catch up. Leaves the cluster running.")
+        {
+            dir, basePort, nodes, seconds, rate,
+        };
+        command.SetAction((parse, cancellation) => Cli.RunAsync(async () =>
+        {
+            var r = parse.GetValue(rate);
+            if (r is < 1 or > 10_000) throw new ArgumentException("--rate must be between 1 and 10,000 tx/s");
+            var s = Seconds(parse.GetValue(seconds), "--seconds", 3, 600);
+            return await ClusterDemo.RunAsync(Control(parse, dir), parse.GetValue(nodes), parse.GetValue(basePort), s, r, Console.Out,
+                cancellation).ConfigureAwait(false);
+        }));
+        return command;
     }
 
     private static Command Init()
