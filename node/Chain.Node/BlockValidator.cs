@@ -8,7 +8,10 @@ using Chain.Ledger.Validation;
 namespace Chain.Node;
 
 /// <summary>An uncommitted block this node has seen proposed: enough to check its children.</summary>
-internal sealed record ProposedBlock(Hash32 Digest, BlockHeader Header, Hash32[] TxIds, byte[] Payload);
+internal sealed record ProposedBlock(Hash32 Digest, Block Block, Hash32[] TxIds)
+{
+    public BlockHeader Header => Block.Header;
+}
 
 /// <summary>
 /// The node's <see cref="IProposalValidator"/>: a payload is a canonical <see cref="Block"/> whose digest is its
@@ -21,6 +24,7 @@ internal sealed class BlockValidator(ILedgerStore store, TransactionValidator tr
     : IProposalValidator
 {
     private readonly Dictionary<Hash32, ProposedBlock> _proposed = new();
+    private readonly Dictionary<ulong, BlockHeader> _committedHeaders = new();
 
     public long Checks { get; private set; }
 
@@ -57,7 +61,7 @@ internal sealed class BlockValidator(ILedgerStore store, TransactionValidator tr
         }
         var failed = VerifyAll(toVerify);
         if (failed is not null) return ProposalCheck.Reject(failed);
-        Remember(block, payload);
+        Remember(block);
         return ProposalCheck.Accept(block.Hash, new ReplicaId(h.Proposer), new View(h.View));
     }
 
@@ -65,7 +69,7 @@ internal sealed class BlockValidator(ILedgerStore store, TransactionValidator tr
     {
         var block = TryDecode(payload);
         if (block is null) return ProposalCheck.Reject("payload is not a canonical block");
-        Remember(block, payload);
+        Remember(block);
         return ProposalCheck.Accept(block.Hash, new ReplicaId(block.Header.Proposer), new View(block.Header.View));
     }
 
@@ -78,8 +82,13 @@ internal sealed class BlockValidator(ILedgerStore store, TransactionValidator tr
         if (height <= store.Height)
         {
             if (height == 0) return digest == store.GenesisHash ? GenesisHeader : null;
-            var committed = store.GetBlock(height);
-            return committed is not null && committed.Block.Hash == digest ? committed.Block.Header : null;
+            if (!_committedHeaders.TryGetValue(height, out var header))
+            {
+                header = store.GetBlock(height)?.Block.Header;
+                if (header is null) return null;
+                _committedHeaders[height] = header;
+            }
+            return header.Hash() == digest ? header : null;
         }
         return _proposed.TryGetValue(digest, out var p) && p.Header.Height == height ? p.Header : null;
     }
@@ -97,9 +106,14 @@ internal sealed class BlockValidator(ILedgerStore store, TransactionValidator tr
         return ids;
     }
 
-    /// <summary>Forgets proposals at or below the committed height.</summary>
-    public void Prune(ulong committedHeight)
+    /// <summary>Forgets proposals at or below the committed height, and remembers the committed header.</summary>
+    public void Prune(ulong committedHeight, BlockHeader committed)
     {
+        _committedHeaders[committedHeight] = committed;
+        if (_committedHeaders.Count > 64)
+        {
+            foreach (var h in _committedHeaders.Keys.Where(h => h + 32 < committedHeight).ToList()) _committedHeaders.Remove(h);
+        }
         if (_proposed.Count == 0) return;
         foreach (var key in _proposed.Where(kv => kv.Value.Header.Height <= committedHeight).Select(kv => kv.Key).ToList())
             _proposed.Remove(key);
@@ -107,10 +121,10 @@ internal sealed class BlockValidator(ILedgerStore store, TransactionValidator tr
 
     private BlockHeader GenesisHeader { get; } = new(0, Hash32.Zero, Hash32.Zero, 0, Hash32.Zero, 0, 0, genesisTimestamp, 0);
 
-    private void Remember(Block block, ReadOnlySpan<byte> payload)
+    private void Remember(Block block)
     {
         if (block.Height <= store.Height || _proposed.ContainsKey(block.Hash)) return;
-        _proposed[block.Hash] = new ProposedBlock(block.Hash, block.Header, [.. block.Transactions.Select(t => t.Id)], payload.ToArray());
+        _proposed[block.Hash] = new ProposedBlock(block.Hash, block, [.. block.Transactions.Select(t => t.Id)]);
     }
 
     private Block? TryDecode(ReadOnlySpan<byte> payload)

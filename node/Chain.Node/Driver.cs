@@ -258,7 +258,9 @@ internal sealed class Driver : IDisposable
         }
         if (entry.Seq.Value != store.Height + 1)
             throw new InvalidOperationException($"consensus committed height {entry.Seq} but the ledger is at {store.Height}");
-        var block = Block.Decode(entry.Payload, LedgerLimits.Default);
+        // The validator decoded (and hashed) this payload when it was proposed; decode again only if it was not kept.
+        var block = _c.Validator.Proposed(entry.Digest)?.Block ?? Block.Decode(entry.Payload, LedgerLimits.Default);
+        if (block.Hash != entry.Digest) throw new InvalidOperationException($"committed payload at {entry.Seq} does not hash to its digest");
         var qc = entry.Certificate;
         var certificate = new CommitCertificate((CertificatePhase)qc.Phase, qc.Seq.Value, qc.View.Value, qc.Digest,
             qc.Votes.Select(v => new ReplicaSignature(v.Replica.Value, v.Signature)));
@@ -284,7 +286,7 @@ internal sealed class Driver : IDisposable
             if (p.Local) _c.Metrics.CommitLatency.Observe(Stopwatch.GetElapsedTime(p.ArrivedAt, now).TotalSeconds);
         }
         if (ids.Count > 0) _c.Journal.Remove(ids);
-        _c.Validator.Prune(block.Height);
+        _c.Validator.Prune(block.Height, block.Header);
         _c.Hub.Committed(block);
         _c.Metrics.Height.Set(block.Height);
         _c.Metrics.MempoolSize.Set(_c.Mempool.Count);
