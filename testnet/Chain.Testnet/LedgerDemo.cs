@@ -7,6 +7,7 @@ using Chain.Ledger.Model;
 using Chain.Ledger.State;
 using Chain.Ledger.Storage;
 using Chain.Ledger.Validation;
+using Chain.Node;
 
 namespace Chain.Testnet;
 
@@ -25,7 +26,6 @@ internal sealed record DemoReport(ulong StartHeight, ulong EndHeight, int Commit
 internal static class LedgerDemo
 {
     internal const string ChainId = "demo-consortium";
-    private static readonly IReadOnlySet<string> Contracts = new HashSet<string> { KeyValueContract.Id };
 
     public static DemoReport Run(string dir, int blocks, int txsPerBlock, TextWriter output)
     {
@@ -33,7 +33,7 @@ internal static class LedgerDemo
         using var nodeKey = KeyFile.Load(Path.Combine(dir, "keys", "node0.key"));
         using var clientKey = KeyFile.Load(Path.Combine(dir, "keys", "hospital-a-app.key"));
         using var outsider = SigningKey.Generate();
-        var validator = new TransactionValidator(genesis, Contracts);
+        var validator = new TransactionValidator(genesis, KeyValueContract.Contracts);
 
         ulong start, end;
         int committed = 0, rejected = 0;
@@ -165,27 +165,5 @@ internal static class LedgerDemo
         File.WriteAllText(genesisPath, genesis.ToJson());
         output.WriteLine($"created {genesisPath} (chain '{ChainId}', genesis {genesis.Hash.Short}) and keys in {keys}");
         return genesis;
-    }
-}
-
-/// <summary>
-/// The built-in key-value contract the demo executes (the chaincode runtime replaces it):
-/// put(key, value) and delete(key); anything else leaves state unchanged.
-/// </summary>
-internal static class KeyValueContract
-{
-    public const string Id = "kv";
-
-    public static List<StateWrite> Execute(IEnumerable<Transaction> transactions)
-    {
-        var writes = new List<StateWrite>();
-        foreach (var tx in transactions)
-        {
-            if (tx.Function == "put" && tx.Args.Count == 2 && tx.Args[0].Length > 0)
-                writes.Add(new StateWrite(tx.Args[0].ToArray(), tx.Args[1].ToArray()));
-            else if (tx.Function == "delete" && tx.Args.Count == 1 && tx.Args[0].Length > 0)
-                writes.Add(new StateWrite(tx.Args[0].ToArray(), null));
-        }
-        return writes;
     }
 }
