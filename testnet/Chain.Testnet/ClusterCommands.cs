@@ -241,10 +241,12 @@ internal static class ClusterCommands
         var step = new Option<int>("--step") { Description = "Seconds of each closed-loop ramp step (1-60).", DefaultValueFactory = _ => 5 };
         var rate = new Option<int>("--rate") { Description = "The fixed rate to measure latency at (tx/s).", DefaultValueFactory = _ => 1000 };
         var clients = ClientsOption();
+        var noCatchUp = new Option<bool>("--no-catch-up") { Description = "Skip the state-transfer measurement (kill, load, restart, time the catch-up)." };
         var command = new Command("bench", "Find the maximum sustained committed throughput (closed-loop ramp), then measure " +
-            "latency at a fixed rate and at half the maximum, with each node's CPU; prints a Markdown table for BENCHMARKS.md.")
+            "latency at a fixed rate and at half the maximum, with each node's CPU, then the state-transfer rate of a restarted node; " +
+            "prints a Markdown table for BENCHMARKS.md.")
         {
-            duration, step, rate, clients, dir,
+            duration, step, rate, clients, dir, noCatchUp,
         };
         command.SetAction((parse, cancellation) => Cli.RunAsync(async () =>
         {
@@ -263,8 +265,16 @@ internal static class ClusterCommands
                 throw new TestnetException($"node(s) {string.Join(", ", unreachable)} do not answer; the benchmark needs every node up");
             var bench = new Bench(submitter, new NodeCpuProbe(layout, manifest), Console.Error, !Console.IsErrorRedirected);
             var report = await bench.RunAsync(options, submitter.TransactionBytes, MachineInfo.Detect(), cancellation).ConfigureAwait(false);
+            CatchUpResult? catchUp = null;
+            if (!parse.GetValue(noCatchUp))
+            {
+                var runner = new LoadRunner(submitter, Console.Error, !Console.IsErrorRedirected);
+                catchUp = await CatchUpBench.RunAsync(Control(parse, dir), runner, Math.Max(50, report.MaxThroughput / 2),
+                    options.Duration, Console.Error, cancellation).ConfigureAwait(false);
+            }
             Console.WriteLine();
             Console.Write(report.ToMarkdown());
+            if (catchUp is not null) Console.Write(catchUp.ToMarkdown());
             return 0;
         }));
         return command;
