@@ -10,9 +10,11 @@ public sealed record PeerMessage(ReplicaId From, byte[] Bytes) : Input;
 
 /// <summary>
 /// One logical time unit. <see cref="PendingWork"/>: the host holds client transactions not yet committed
-/// (a backup uses it to suspect a primary that makes no progress).
+/// (a backup uses it to suspect a primary that makes no progress). <see cref="QuorumReachable"/>: the host is
+/// connected to enough peers for a quorum; when it is not, the replica does not suspect the primary (a view
+/// change could not complete, and a replica that leaves the view alone cannot come back until the next one).
 /// </summary>
-public sealed record Tick(bool PendingWork) : Input;
+public sealed record Tick(bool PendingWork, bool QuorumReachable = true) : Input;
 
 /// <summary>The primary's host offers a proposal for <see cref="Seq"/> on top of <see cref="Parent"/> (see Status.NextProposal).</summary>
 public sealed record Propose(SeqNo Seq, Hash32 Parent, byte[] Payload) : Input;

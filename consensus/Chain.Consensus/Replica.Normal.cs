@@ -210,6 +210,9 @@ public sealed partial class Replica
     {
         if (!InWindow(qc.Seq))
         {
+            // Too far ahead to use, but a valid certificate from a later view still proves a quorum is there: a
+            // replica left behind in an older view (or alone in a view change) must follow it, or it never rejoins.
+            if (qc.View > _view && qc.Seq > _stable && VerifyCertificate(qc, out _)) NoticeHigherView(from, qc.View, quorum: true);
             Drop(from, qc.Seq <= _stable ? DropReason.Stale : DropReason.OutsideWindow, $"certificate for {qc.Seq}");
             return;
         }

@@ -11,6 +11,7 @@ public sealed partial class Replica
     private readonly Dictionary<ReplicaId, ViewChange> _viewChanges = new();
     private View _newViewSentFor;
     private NewView? _lastNewView;
+    private readonly Dictionary<ReplicaId, long> _newViewResentAt = new();
 
     /// <summary>Replicas seen sending valid signed messages for views above this replica's.</summary>
     private readonly Dictionary<ReplicaId, View> _seenInHigherView = new();
@@ -89,9 +90,16 @@ public sealed partial class Replica
 
     private void OnViewChange(ViewChange vc)
     {
-        if (vc.NewView == _view && !_inViewChange && _lastNewView is { } nv && nv.View == _view)
+        if (vc.NewView <= _view && !_inViewChange && _lastNewView is { } nv && nv.View == _view && vc.Sender != Id)
         {
-            SendTo(vc.Sender, nv); // it missed the new view: send it again
+            // It missed the new view, or is still asking for an older one (left behind in a view change while the
+            // others moved on): send it this view's new view, which proves a quorum is here. At most once per
+            // view-change period per replica, so stale view changes cannot make this replica flood.
+            if (!_newViewResentAt.TryGetValue(vc.Sender, out var at) || _now - at >= _options.ViewChangeTimeoutTicks)
+            {
+                _newViewResentAt[vc.Sender] = _now;
+                SendTo(vc.Sender, nv);
+            }
             return;
         }
         if (vc.NewView < _view || (vc.NewView == _view && !_inViewChange))
@@ -223,6 +231,7 @@ public sealed partial class Replica
             }
         }
         _schedule = schedule;
+        _lastNewView = nv; // kept to hand to replicas that missed it
         InstallNewView(nv);
     }
 

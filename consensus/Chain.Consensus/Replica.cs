@@ -41,6 +41,7 @@ public sealed partial class Replica
     private long _now;
     private long _lastProgressTick;
     private bool _pendingWork;
+    private bool _waiting;
 
     private SeqNo _committed;
     private SeqNo _applied;
@@ -116,7 +117,7 @@ public sealed partial class Replica
                 OnPeerMessage(m);
                 break;
             case Tick t:
-                OnTick(t.PendingWork);
+                OnTick(t.PendingWork, t.QuorumReachable);
                 break;
             case Propose p:
                 OnPropose(p);
@@ -175,18 +176,24 @@ public sealed partial class Replica
         }
     }
 
-    private void OnTick(bool pendingWork)
+    private void OnTick(bool pendingWork, bool quorumReachable)
     {
         _now++;
-        if (pendingWork && !_pendingWork) _lastProgressTick = _now; // the clock starts when work arrives
         _pendingWork = pendingWork;
-        if (_now % (_options.ProgressTimeoutTicks * 2L) == 0) AnnounceProgress();
+        // Often enough that a replica coming back (restart, healed partition) learns it is behind, from f+1
+        // announcements, before its own progress timeout would make it suspect the primary instead.
+        if (_now % Math.Max(1, _options.ProgressTimeoutTicks / 2) == 0) AnnounceProgress();
         if (_inViewChange)
         {
             ViewChangeTick();
             return;
         }
         var waiting = _pendingWork || _slots.Values.Any(s => s.Seq > _committed && (s.Proposal is not null || s.CommitProof is not null));
+        // The clock starts when work appears (in the host's mempool or as a proposal), not at the last commit
+        // before an idle spell: otherwise the first proposal after an idle second looks like a stalled primary.
+        if (waiting && !_waiting) _lastProgressTick = _now;
+        _waiting = waiting;
+        if (!quorumReachable) _lastProgressTick = _now;
         if (waiting && _now - _lastProgressTick >= _options.ProgressTimeoutTicks)
         {
             // Behind, not betrayed: if the cluster demonstrably moved on, fetch the blocks instead of suspecting the primary.
