@@ -142,6 +142,27 @@ internal sealed class Admission(
         }
     }
 
+    /// <summary>
+    /// Every <paramref name="period"/>, gossips again this node's own pending transactions older than the period:
+    /// a gossip frame lost with a broken link (a partition, a peer's restart) is not resent by the transport, and
+    /// only the primary proposes, so without this a transaction acknowledged here could wait forever.
+    /// </summary>
+    public async Task RegossipLoop(TimeSpan period, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                var cutoff = Stopwatch.GetTimestamp() - (long)(period.TotalSeconds * Stopwatch.Frequency);
+                foreach (var tx in mempool.LocalOlderThan(cutoff, 5_000)) _gossip.Writer.TryWrite(tx.Encoded.ToArray());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     internal static StatusCode StatusOf(LedgerError error) => error switch
     {
         LedgerError.Malformed or LedgerError.TooLarge => StatusCode.InvalidArgument,

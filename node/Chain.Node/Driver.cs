@@ -160,7 +160,9 @@ internal sealed class Driver : IDisposable
             case TickItem:
                 Volatile.Write(ref _tickQueued, 0);
                 _ticks++;
-                Step(new Tick(_c.Mempool.Count > 0));
+                // A node cut off from a quorum does not suspect the primary: it could not complete a view change,
+                // and a replica alone in one cannot return to the others' view until their next view change.
+                Step(new Tick(_c.Mempool.Count > 0, _c.Network.Connected + 1 >= _c.Genesis.Validators.Quorum));
                 if (_ticks % 10 == 0)
                 {
                     _c.Metrics.Committed(0, Environment.TickCount64);

@@ -105,6 +105,27 @@ public sealed class Mempool(MempoolOptions options)
         return batch;
     }
 
+    /// <summary>
+    /// Up to <paramref name="max"/> transactions this node's own clients submitted that arrived before
+    /// <paramref name="arrivedBefore"/> (Stopwatch ticks) and are still pending, oldest first per client.
+    /// </summary>
+    public List<Transaction> LocalOlderThan(long arrivedBefore, int max)
+    {
+        var list = new List<Transaction>();
+        lock (_lock)
+        {
+            foreach (var queue in _byClient.Values)
+            {
+                for (var node = queue.First; node is not null && list.Count < max; node = node.Next)
+                {
+                    if (node.Value.ArrivedAt >= arrivedBefore) break;
+                    if (node.Value.Local) list.Add(node.Value.Tx);
+                }
+            }
+        }
+        return list;
+    }
+
     /// <summary>Removes committed (or finally rejected) transactions; returns the ones that were pending.</summary>
     public List<PendingTx> Remove(IEnumerable<Hash32> ids)
     {

@@ -238,6 +238,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
         _network.Start();
         _driver.Start();
         var gossip = _admission.GossipLoop(_network, _background.Token);
+        var regossip = _admission.RegossipLoop(TimeSpan.FromSeconds(2), _background.Token);
         var ticker = TickLoop(_background.Token);
         var lifetime = _app.Services.GetRequiredService<IHostApplicationLifetime>();
         using var reg = ct.Register(lifetime.StopApplication);
@@ -248,7 +249,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
         finally
         {
             await _background.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(gossip, ticker).ConfigureAwait(false);
+            await Task.WhenAll(gossip, regossip, ticker).ConfigureAwait(false);
         }
         _logger.LogInformation("node {Id} stopped at height {Height}", _options.NodeId, _store.Height);
         return _driver.Failure is null ? 0 : 1;
