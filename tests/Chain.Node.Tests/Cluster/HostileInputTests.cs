@@ -169,7 +169,7 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
         {
             var bytes = new byte[random.Next(0, i % 10 == 0 ? 70_000 : 600)];
             random.NextBytes(bytes);
-            if (bytes.Length > 0) bytes[0] = (byte)i; // every leading tag byte
+            if (bytes.Length > 0) bytes[0] = (byte)(i % 256); // every leading tag byte
             frames.Add(new PeerFrame { Consensus = ByteString.CopyFrom(bytes) });
         }
         frames.Add(new PeerFrame { Consensus = ByteString.CopyFrom(new byte[2 << 20]) });
