@@ -49,8 +49,8 @@ internal static class LedgerChecks
     public static string Describe(IEnumerable<Probe> probes) => string.Join("\n", probes.Select(p => "  " + p));
 
     /// <summary>
-    /// Waits until <paramref name="nodes"/> agree: same height, tip hash and state root, no view change, empty mempools,
-    /// twice in a row (so nothing is still moving). Returns whether they did and the last statuses.
+    /// Waits until <paramref name="nodes"/> hold the same ledger: same height, tip hash and state root, empty mempools,
+    /// twice in a row a second apart (so nothing is still moving). Returns whether they did and the last statuses.
     /// </summary>
     public static async Task<(bool Converged, Probe[] Probes)> ConvergeAsync(TestCluster cluster, IReadOnlyList<int> nodes, TimeSpan timeout)
     {
@@ -60,19 +60,43 @@ internal static class LedgerChecks
         for (var round = 0; round < 10_000 && clock.Elapsed <= timeout; round++)
         {
             probes = await cluster.StatusesAsync(nodes);
-            var agreed = probes.All(p => p.Status is { InViewChange: false, MempoolSize: 0 }) &&
+            var agreed = probes.All(p => p.Status is { MempoolSize: 0 }) &&
                          probes.Select(p => (p.Status!.Height, p.Status.TipHash, p.Status.StateRoot)).Distinct().Count() == 1;
             var key = agreed ? $"{probes[0].Status!.Height}/{probes[0].Status!.TipHash}" : null;
             if (agreed && key == previous)
             {
-                cluster.Log.Line($"converged after {clock.Elapsed.TotalSeconds:0.0} s: height {probes[0].Status!.Height}, " +
-                    $"tip {probes[0].Status!.TipHash[..8]}, view {probes[0].Status!.View}");
+                cluster.Log.Line($"ledgers converged after {clock.Elapsed.TotalSeconds:0.0} s: height {probes[0].Status!.Height}, " +
+                    $"tip {probes[0].Status!.TipHash[..8]}");
                 return (true, probes);
             }
             previous = key;
             await Task.Delay(agreed ? 1000 : 500);
         }
-        cluster.Log.Line($"NOT converged within {timeout.TotalSeconds:0} s:\n{Describe(probes)}");
+        cluster.Log.Line($"ledgers NOT converged within {timeout.TotalSeconds:0} s:\n{Describe(probes)}");
+        return (false, probes);
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="nodes"/> take part in the same view: none in a view change, one view, one primary.
+    /// A replica whose ledger caught up only by state transfer while it sits in a view change of its own does not
+    /// vote: the cluster then runs on the others and tolerates no further fault.
+    /// </summary>
+    public static async Task<(bool Agreed, Probe[] Probes)> SameViewAsync(TestCluster cluster, IReadOnlyList<int> nodes, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        Probe[] probes = [];
+        for (var round = 0; round < 10_000 && clock.Elapsed <= timeout; round++)
+        {
+            probes = await cluster.StatusesAsync(nodes);
+            if (probes.All(p => p.Status is { InViewChange: false }) &&
+                probes.Select(p => (p.Status!.View, p.Status.Primary)).Distinct().Count() == 1)
+            {
+                cluster.Log.Line($"all in view {probes[0].Status!.View} (primary {probes[0].Status!.Primary}) after {clock.Elapsed.TotalSeconds:0.0} s");
+                return (true, probes);
+            }
+            await Task.Delay(500);
+        }
+        cluster.Log.Line($"views NOT agreed within {timeout.TotalSeconds:0} s:\n{Describe(probes)}");
         return (false, probes);
     }
 
@@ -136,20 +160,32 @@ internal static class LedgerChecks
 
     /// <summary>
     /// The end of every cluster test. On <paramref name="nodes"/> (default: all four, every node honest):
-    /// they converge (same height, tip hash and state root; empty mempools); every block of every node verifies and
+    /// they converge (same height, tip hash and state root; empty mempools) and then all take part in one view (none
+    /// left in a view change of its own; unless <paramref name="requireOneView"/> is false); every block of every node verifies and
     /// the ledgers are identical block by block; every transaction a node acknowledged is in every ledger (by a scan of
     /// the blocks, and by GetTransaction on every node: COMMITTED at that height with a Merkle proof to that block's
     /// header); the ledgers hold nothing that was never submitted; QueryState on every node returns the value of
     /// acknowledged puts. All problems are gathered into one failure.
     /// </summary>
     public static async Task FinalAsync(TestCluster cluster, TimeSpan? convergeTimeout = null, IReadOnlyList<int>? nodes = null,
-        int maxGetTransactionChecks = int.MaxValue)
+        int maxGetTransactionChecks = int.MaxValue, bool requireOneView = true)
     {
         nodes ??= cluster.All;
         var failures = new List<string>();
         var started = Stopwatch.StartNew();
         var (converged, probes) = await ConvergeAsync(cluster, nodes, convergeTimeout ?? TimeSpan.FromSeconds(60));
-        if (!converged) failures.Add($"the nodes did not converge (same height, tip and state root, empty mempools):\n{Describe(probes)}");
+        if (!converged) failures.Add($"the ledgers did not converge (same height, tip and state root, empty mempools):\n{Describe(probes)}");
+        var viewWait = TimeSpan.FromSeconds(!requireOneView ? 2 : converged ? 20 : 5);
+        var (sameView, viewProbes) = await SameViewAsync(cluster, nodes, viewWait);
+        if (!sameView && !requireOneView)
+        {
+            cluster.Log.Line("(not required by this test) the nodes are not all in one view:\n" + Describe(viewProbes));
+        }
+        else if (!sameView)
+        {
+            failures.Add("the nodes do not all take part in one view (one view and primary, none in a view change), " +
+                $"within {viewWait.TotalSeconds:0} s after the ledgers converged:\n{Describe(viewProbes)}");
+        }
 
         var scans = new List<LedgerScan>();
         foreach (var probe in probes)

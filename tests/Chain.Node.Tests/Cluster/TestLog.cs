@@ -23,7 +23,9 @@ public sealed class TestLog(ITestOutputHelper? output)
 
     public void Line(string text)
     {
-        var line = $"[{_clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture),6}s] {text}";
+        // Seconds into the test, and the UTC time of day (to line up with the nodes' logs).
+        var line = $"[{_clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture),6}s " +
+                   $"{DateTime.UtcNow.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture)}] {text}";
         lock (_lines) _lines.Add(line);
         try
         {
