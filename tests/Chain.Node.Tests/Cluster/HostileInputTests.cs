@@ -244,23 +244,23 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
     public async Task Refusals_carry_the_documented_status_codes()
     {
         var observer = _cluster.Observer.Ledger(3);
-        var badId = await Assert.ThrowsAsync<RpcException>(() => observer.GetTransactionAsync(new GetTransactionRequest { TxId = "not-hex" }).ResponseAsync);
+        var badId = await Assert.ThrowsAsync<RpcException>(() => observer.GetTransactionAsync(new GetTransactionRequest { TxId = "not-hex" }, deadline: Soon()).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, badId.StatusCode);
-        var shortId = await Assert.ThrowsAsync<RpcException>(() => observer.GetTransactionAsync(new GetTransactionRequest { TxId = "abcd" }).ResponseAsync);
+        var shortId = await Assert.ThrowsAsync<RpcException>(() => observer.GetTransactionAsync(new GetTransactionRequest { TxId = "abcd" }, deadline: Soon()).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, shortId.StatusCode);
         var unknownId = await Assert.ThrowsAsync<RpcException>(() => observer.GetTransactionAsync(
-            new GetTransactionRequest { TxId = new string('0', 64) }).ResponseAsync);
+            new GetTransactionRequest { TxId = new string('0', 64) }, deadline: Soon()).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, unknownId.StatusCode);
-        var aboveTip = await Assert.ThrowsAsync<RpcException>(() => observer.GetBlockAsync(new GetBlockRequest { Height = 1_000_000_000 }).ResponseAsync);
+        var aboveTip = await Assert.ThrowsAsync<RpcException>(() => observer.GetBlockAsync(new GetBlockRequest { Height = 1_000_000_000 }, deadline: Soon()).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, aboveTip.StatusCode);
-        var emptyKey = await Assert.ThrowsAsync<RpcException>(() => observer.QueryStateAsync(new QueryStateRequest()).ResponseAsync);
+        var emptyKey = await Assert.ThrowsAsync<RpcException>(() => observer.QueryStateAsync(new QueryStateRequest(), deadline: Soon()).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, emptyKey.StatusCode);
 
         // An auditor may read but not submit, even a transaction signed with its own genesis key.
         var auditor = _cluster.Client("auditor-1");
         var audit = await Assert.ThrowsAsync<RpcException>(() => auditor.SubmitAsync(2, auditor.Put("hostile/auditor", new byte[1])));
         Assert.Equal(StatusCode.PermissionDenied, audit.StatusCode);
-        Assert.NotNull((await auditor.Ledger(2).GetStatusAsync(new StatusRequest())).TipHash);
+        Assert.NotNull((await auditor.Ledger(2).GetStatusAsync(new StatusRequest(), deadline: Soon())).TipHash);
 
         var app = _cluster.Client("hospital-d-app");
         using var stranger = Chain.Accel.SigningKey.Generate();
@@ -287,7 +287,7 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
             var response = await app.SubmitAsync(node, tx, waitForCommit: true, timeoutMs: 20_000);
             Assert.Equal(TxStatus.Committed, response.Status);
             Assert.True(response.Height > 0);
-            var block = await app.Ledger(node).GetBlockAsync(new GetBlockRequest { Height = response.Height });
+            var block = await app.Ledger(node).GetBlockAsync(new GetBlockRequest { Height = response.Height }, deadline: Soon());
             Assert.Contains(CommittedBlock.Decode(block.CommittedBlock.Span).Block.Transactions, t => t.Id == tx.Id);
             // Submitting it again is idempotent: the same id, already committed at that height.
             var again = await app.SubmitAsync((node + 1) % TestCluster.Nodes, tx, waitForCommit: true);
@@ -298,6 +298,8 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
     }
 
     // ---- Helpers.
+
+    private static DateTime Soon() => DateTime.UtcNow.AddSeconds(10);
 
     /// <summary>
     /// Every node answers, commits a new transaction, and all agree on every acknowledged one. Whether they are all in
@@ -381,10 +383,10 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
     /// </summary>
     private async Task<string> RawHandshakeAsync(int node, X509Certificate2 certificate)
     {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", _cluster.ListenPort(node));
-        await using var ssl = new SslStream(tcp.GetStream());
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", _cluster.ListenPort(node), timeout.Token);
+        await using var ssl = new SslStream(tcp.GetStream());
         try
         {
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions

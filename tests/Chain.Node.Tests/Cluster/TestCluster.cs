@@ -25,7 +25,8 @@ internal sealed record Probe(int Node, NodeStatus? Status, string? Error)
 /// port&gt;/, then <c>testnet up</c> (fault proxy and 4 Chain.Node processes on 127.0.0.1), driven in-process through
 /// the testnet's own classes (ClusterControl, the same code as the CLI). Dispose runs <c>testnet down</c> and kills
 /// whatever of ours is left by pid. A folder left by an earlier, interrupted run on the same base port is stopped
-/// (by its pid files) and deleted first; the last run's folder stays for its logs (run/logs/node&lt;i&gt;.log).
+/// (by its pid files) and deleted first; the last run's folder stays for its logs (run/logs/node&lt;i&gt;.log), without
+/// the nodes' ledgers unless CHAIN_CLUSTER_KEEP_DATA=1.
 /// </summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
@@ -324,6 +325,22 @@ internal sealed class TestCluster : IAsyncDisposable
             }
         }
         Log.Line("node warnings and errors:\n" + LogTails(5));
+        // RocksDB preallocates ~75 MB per node: keep the logs and keys, drop the ledgers (CHAIN_CLUSTER_KEEP_DATA=1 keeps them).
+        if (Environment.GetEnvironmentVariable("CHAIN_CLUSTER_KEEP_DATA") != "1")
+        {
+            foreach (var node in All.Where(n => !IsRunning(n)))
+            {
+                var data = Path.Combine(Layout.NodeDir(node), "data");
+                try
+                {
+                    if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Log.Line($"could not delete {data}: {e.Message}");
+                }
+            }
+        }
         lock (_clients)
         {
             foreach (var client in _clients.Values) client.Dispose();

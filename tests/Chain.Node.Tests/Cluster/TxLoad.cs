@@ -15,6 +15,7 @@ namespace Chain.Node.Tests.Cluster;
 internal sealed class TxLoad
 {
     private const int MaxAttempts = 6;
+    private static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(5);
     private static int s_runs;
 
     private readonly TestLog _log;
@@ -44,6 +45,9 @@ internal sealed class TxLoad
         _targets = targets;
         _commitTimeoutMs = commitTimeoutMs;
         _run = "load" + Interlocked.Increment(ref s_runs).ToString(CultureInfo.InvariantCulture);
+        // A load never outlives a test, even one that forgot to stop it.
+        _stop.CancelAfter(MaxLifetime);
+        _abort.CancelAfter(MaxLifetime + TimeSpan.FromMinutes(1));
         _workers = Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkerAsync)));
         _progress = Task.Run(ProgressAsync);
     }
