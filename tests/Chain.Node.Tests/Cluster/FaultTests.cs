@@ -118,7 +118,28 @@ public sealed class FaultTests(ITestOutputHelper output)
             log.Line($"primary is node {primary}; isolating node {isolated}");
 
             load.Target([.. others]);
+            // Transactions submitted to the node while its links are being cut: each one it acknowledges must still
+            // reach the ledger after the heal, even if its gossip was on the wire when the link went down.
+            var across = cluster.Client("hospital-d-app2");
+            var burst = Task.Run(async () =>
+            {
+                for (var i = 0; i < 60; i++)
+                {
+                    try
+                    {
+                        await across.SubmitAsync(isolated, across.Put($"across-the-cut/{i}", new byte[] { 4, 5, 6 }), waitForCommit: false);
+                    }
+                    catch (Grpc.Core.RpcException)
+                    {
+                        // Not acknowledged: nothing is promised.
+                    }
+                    await Task.Delay(15);
+                }
+            });
+            await Task.Delay(250);
             await cluster.PartitionAsync(isolated);
+            await burst.WaitAsync(TimeSpan.FromSeconds(60));
+            log.Line($"burst across the cut: {cluster.Book.Acked.Count(a => a.Node == isolated)} transactions acknowledged by node {isolated}");
             var atCut = await MaxHeightAsync(cluster, others);
             var isolatedAtCut = (await cluster.StatusAsync(isolated)).Status?.Height ?? 0;
 

@@ -57,6 +57,9 @@ internal static class LedgerChecks
         var clock = Stopwatch.StartNew();
         string? previous = null;
         Probe[] probes = [];
+        // Nothing at all changing (heights, tips, mempools) for this long while not converged: stuck, stop waiting.
+        var stall = TimeSpan.FromSeconds(20);
+        var (lastState, lastChange) = ("", TimeSpan.Zero);
         for (var round = 0; round < 10_000 && clock.Elapsed <= timeout; round++)
         {
             probes = await cluster.StatusesAsync(nodes);
@@ -70,9 +73,12 @@ internal static class LedgerChecks
                 return (true, probes);
             }
             previous = key;
+            var state = string.Join('|', probes.Select(p => $"{p.Status?.Height}/{p.Status?.TipHash}/{p.Status?.MempoolSize}"));
+            if (state != lastState) (lastState, lastChange) = (state, clock.Elapsed);
+            else if (clock.Elapsed - lastChange > stall) break;
             await Task.Delay(agreed ? 1000 : 500);
         }
-        cluster.Log.Line($"ledgers NOT converged within {timeout.TotalSeconds:0} s:\n{Describe(probes)}");
+        cluster.Log.Line($"ledgers NOT converged ({(clock.Elapsed > timeout ? $"within {timeout.TotalSeconds:0} s" : $"nothing changed for {stall.TotalSeconds:0} s")}):\n{Describe(probes)}");
         return (false, probes);
     }
 
@@ -174,7 +180,8 @@ internal static class LedgerChecks
         var failures = new List<string>();
         var started = Stopwatch.StartNew();
         var (converged, probes) = await ConvergeAsync(cluster, nodes, convergeTimeout ?? TimeSpan.FromSeconds(60));
-        if (!converged) failures.Add($"the ledgers did not converge (same height, tip and state root, empty mempools):\n{Describe(probes)}");
+        if (!converged)
+            failures.Add($"the ledgers did not converge (same height, tip and state root, empty mempools; see the log for how long):\n{Describe(probes)}");
         var viewWait = TimeSpan.FromSeconds(!requireOneView ? 2 : converged ? 20 : 5);
         var (sameView, viewProbes) = await SameViewAsync(cluster, nodes, viewWait);
         if (!sameView && !requireOneView)
