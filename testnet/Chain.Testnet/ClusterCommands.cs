@@ -268,7 +268,8 @@ internal static class ClusterCommands
             CatchUpResult? catchUp = null;
             if (!parse.GetValue(noCatchUp))
             {
-                var runner = new LoadRunner(submitter, Console.Error, !Console.IsErrorRedirected);
+                // Numbers far above the benchmark's own, so no transaction repeats one already committed.
+                var runner = new LoadRunner(submitter, Console.Error, !Console.IsErrorRedirected) { FirstSequence = 1L << 40 };
                 catchUp = await CatchUpBench.RunAsync(Control(parse, dir), runner, Math.Max(50, report.MaxThroughput / 2),
                     options.Duration, Console.Error, cancellation).ConfigureAwait(false);
             }

@@ -89,6 +89,12 @@ internal sealed class LoadRunner(ITxSubmitter submitter, TextWriter? progress = 
     private readonly bool _progressOnOneLine = progressOnOneLine;
     private long _sequence;
 
+    /// <summary>Where this runner's transaction numbers start (another runner on the same submitter must not repeat them).</summary>
+    public long FirstSequence
+    {
+        init => _sequence = value;
+    }
+
     public int MaxInFlight { get; init; } = 20_000;
 
     /// <summary>How long submissions still in flight after the window may take to finish.</summary>
