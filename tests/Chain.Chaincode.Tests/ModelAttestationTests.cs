@@ -8,11 +8,12 @@ using Chain.Ledger.Storage;
 
 namespace Chain.Chaincode.Tests;
 
-public sealed class ModelAttestationTests : IDisposable
+/// <summary>A five-organisation genesis, an in-memory ledger and one transaction per block, for contract tests.</summary>
+public abstract class ContractHarness : IDisposable
 {
-    private static SigningKey Key(byte b) => SigningKey.FromSeed(Enumerable.Repeat(b, 32).ToArray());
+    protected static SigningKey Key(byte b) => SigningKey.FromSeed(Enumerable.Repeat(b, 32).ToArray());
 
-    private static readonly SigningKey A = Key(31), B = Key(32), C = Key(33), Auditor = Key(34), Regulator = Key(35), Node0 = Key(30);
+    protected static readonly SigningKey A = Key(31), B = Key(32), C = Key(33), Auditor = Key(34), Regulator = Key(35), Node0 = Key(30);
     private static readonly Genesis Genesis = Chain.Ledger.Identity.Genesis.FromDocument(new Genesis.Document("models-test", 1_000,
     [
         new Genesis.OrganisationDocument("hospital-a", "A", Role.Hospital,
@@ -23,20 +24,27 @@ public sealed class ModelAttestationTests : IDisposable
         new Genesis.OrganisationDocument("regulator", "Regulator", Role.Regulator, null, [new Genesis.ClientDocument("reg", Regulator.PublicKey.ToString())]),
     ]));
 
-    private const string Weights = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-    private const string Metadata = """{"datasetFingerprint":"sha256:ab12","metrics":{"auc":0.97,"f1":0.91},"epsilon":1.5}""";
+    protected const string Weights = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    protected const string Metadata = """{"datasetFingerprint":"sha256:ab12","metrics":{"auc":0.97,"f1":0.91},"epsilon":1.5}""";
 
-    private readonly InMemoryLedgerStore _store = InMemoryLedgerStore.Create(Genesis);
-    private readonly ChaincodeRuntime _runtime = new(new ContractRegistry().Register(new ModelAttestationContract()), Genesis);
+    protected readonly InMemoryLedgerStore _store = InMemoryLedgerStore.Create(Genesis);
+    private readonly ChaincodeRuntime _runtime = new(new ContractRegistry().Register(new ModelAttestationContract())
+        .Register(new DefenseLogContract()).Register(new FederatedRoundContract()), Genesis);
     private ulong _nonce;
 
-    public void Dispose() => _store.Dispose();
+    protected abstract string Contract { get; }
 
-    private Transaction Tx(SigningKey key, string function, params string[] args) =>
-        Transaction.Create("models-test", "models", function, [.. args.Select(a => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(a))], ++_nonce, key);
+    public void Dispose()
+    {
+        _store.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    protected Transaction Tx(SigningKey key, string function, params string[] args) =>
+        Transaction.Create("models-test", Contract, function, [.. args.Select(a => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(a))], ++_nonce, key);
 
     /// <summary>Executes one transaction in its own block and commits it; returns its outcome.</summary>
-    private TxOutcome Run(Transaction tx)
+    protected TxOutcome Run(Transaction tx)
     {
         var block = Block.Create(_store.Height + 1, _store.TipHash, _store.Height, _store.StateRoot, 0, 0, 2_000 + (long)_store.Height, [tx]);
         var result = _runtime.Execute(block, new StoreStateView(_store));
@@ -46,13 +54,13 @@ public sealed class ModelAttestationTests : IDisposable
         return result.Outcomes[0];
     }
 
-    private void Ok(Transaction tx)
+    protected void Ok(Transaction tx)
     {
         var o = Run(tx);
         Assert.True(o.Success, o.Error);
     }
 
-    private void Refused(Transaction tx, string message)
+    protected void Refused(Transaction tx, string message)
     {
         var root = _store.StateRoot;
         var o = Run(tx);
@@ -60,6 +68,13 @@ public sealed class ModelAttestationTests : IDisposable
         Assert.Contains(message, o.Error, StringComparison.Ordinal);
         Assert.Equal(root, _store.StateRoot); // state unchanged after a failure
     }
+
+    protected byte[]? State(string key) => _store.GetState(Encoding.UTF8.GetBytes($"{Contract}/{key}"))?.Value;
+}
+
+public sealed class ModelAttestationTests : ContractHarness
+{
+    protected override string Contract => "models";
 
     private ModelVersion Read(string model, string version) =>
         JsonSerializer.Deserialize<ModelVersion>(_store.GetState(Encoding.UTF8.GetBytes("models/" + ModelAttestationContract.VersionKey(model, version)))!.Value,

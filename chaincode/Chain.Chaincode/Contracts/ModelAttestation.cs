@@ -60,16 +60,16 @@ public sealed class ModelAttestationContract : IContract
         switch (function)
         {
             case "register":
-                Register(ctx, Args(ctx, args, 5, "register(model, version, weightsSha256, parent, metadataJson)"));
+                Register(ctx, ContractArgs.Strings(ctx, args, 5, "register(model, version, weightsSha256, parent, metadataJson)"));
                 break;
             case "policy":
-                SetPolicy(ctx, Args(ctx, args, 2, "policy(model, k)"));
+                SetPolicy(ctx, ContractArgs.Strings(ctx, args, 2, "policy(model, k)"));
                 break;
             case "endorse":
-                Endorse(ctx, Args(ctx, args, 2, "endorse(model, version)"));
+                Endorse(ctx, ContractArgs.Strings(ctx, args, 2, "endorse(model, version)"));
                 break;
             case "revoke":
-                Revoke(ctx, Args(ctx, args, 3, "revoke(model, version, reason)"));
+                Revoke(ctx, ContractArgs.Strings(ctx, args, 3, "revoke(model, version, reason)"));
                 break;
             default:
                 throw new ContractException($"models has no function '{function}' (register, policy, endorse, revoke)");
@@ -80,9 +80,9 @@ public sealed class ModelAttestationContract : IContract
     {
         var (model, version, weights, parent, metadataJson) = (a[0], a[1], a[2], a[3], a[4]);
         ctx.Require(ctx.Caller.Role == Role.Hospital, "only hospitals register model versions");
-        CheckName(ctx, model, "model");
-        CheckName(ctx, version, "version");
-        ctx.Require(weights.Length == 64 && weights.All(char.IsAsciiHexDigitLower), "weightsSha256 must be 64 lowercase hex characters");
+        ContractArgs.Name(ctx, model, "model");
+        ContractArgs.Name(ctx, version, "version");
+        ContractArgs.Sha256(ctx, weights, "weightsSha256");
         ctx.Require(ctx.Get(VersionKey(model, version)) is null, $"{model} {version} is already registered");
         TrainingMetadata? metadata;
         try
@@ -162,28 +162,6 @@ public sealed class ModelAttestationContract : IContract
 
     private static void Save(ContractContext ctx, ModelVersion record) =>
         ctx.Put(VersionKey(record.Model, record.Version), JsonSerializer.SerializeToUtf8Bytes(record, Json));
-
-    private static string[] Args(ContractContext ctx, IReadOnlyList<ReadOnlyMemory<byte>> args, int count, string usage)
-    {
-        ctx.Require(args.Count == count, $"usage: {usage}");
-        var strings = new string[count];
-        for (var i = 0; i < count; i++)
-        {
-            try
-            {
-                strings[i] = new UTF8Encoding(false, true).GetString(args[i].Span);
-            }
-            catch (DecoderFallbackException)
-            {
-                throw new ContractException($"argument {i + 1} of {usage} is not UTF-8");
-            }
-        }
-        return strings;
-    }
-
-    private static void CheckName(ContractContext ctx, string value, string what) =>
-        ctx.Require(value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'),
-            $"{what} must be 1-64 characters of [A-Za-z0-9._-]");
 
     public static string OwnerKey(string model) => $"{model}/owner";
     public static string PolicyKey(string model) => $"{model}/policy";
