@@ -29,7 +29,7 @@ public abstract class ContractHarness : IDisposable
 
     protected readonly InMemoryLedgerStore _store = InMemoryLedgerStore.Create(Genesis);
     private readonly ChaincodeRuntime _runtime = new(new ContractRegistry().Register(new ModelAttestationContract())
-        .Register(new DefenseLogContract()).Register(new FederatedRoundContract()), Genesis);
+        .Register(new DefenseLogContract()).Register(new FederatedRoundContract()).Register(new ShareCustodyContract()), Genesis);
     private ulong _nonce;
 
     protected abstract string Contract { get; }
