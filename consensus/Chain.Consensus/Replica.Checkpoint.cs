@@ -144,9 +144,11 @@ public sealed partial class Replica
             return true;
         }
         if (proof is null) return false;
-        // A commit proof alone does not show that anyone holds the blocks below it: fetch, but keep suspecting.
         RequestTransfer(proof.Seq, proof.CommitProof!.Digest, proof.CommitProof.Votes.Select(v => v.Replica), retry: true);
-        return false;
+        // A commit proof from this view shows a quorum committing under this primary: this replica is behind, not
+        // betrayed (suspecting would leave it alone in a view change while the others go on). One from an older view
+        // does not vouch for the current primary: fetch, but keep suspecting.
+        return proof.CommitProof.View == _view;
     }
 
     private void RequestTransfer(SeqNo target, Hash32 digest, IEnumerable<ReplicaId> peers, bool retry = false)
@@ -161,6 +163,7 @@ public sealed partial class Replica
     {
         foreach (var origin in history ?? []) _reputation.Record(origin);
         if (seq <= _committed) return;
+        _lastProgressTick = _now; // catching up is progress
         _committed = seq;
         _applied = seq;
         _committedDigests[seq] = digest;
