@@ -143,6 +143,16 @@ public sealed partial class Replica
             RequestTransfer(ahead.Key.Seq, ahead.Key.Digest, ahead.Select(c => c.Sender), retry: true);
             return true;
         }
+        // Under load the replicas announce slightly different heights, so f+1 equal announcements may never come; f+1
+        // announcements above this replica's height (at least one honest) still show the cluster moved on. Fetch up to
+        // the lowest of the f+1 highest, which an honest replica holds.
+        var above = _latestCheckpointFrom.Values.Where(c => c.Seq > _committed && c.Sender != Id).OrderByDescending(c => c.Seq.Value).ToList();
+        if (proof is null && above.Count > _f)
+        {
+            var target = above[_f];
+            RequestTransfer(target.Seq, target.Digest, above.Take(_f + 1).Select(c => c.Sender), retry: true);
+            return true;
+        }
         if (proof is null) return false;
         RequestTransfer(proof.Seq, proof.CommitProof!.Digest, proof.CommitProof.Votes.Select(v => v.Replica), retry: true);
         // A commit proof from this view shows a quorum committing under this primary: this replica is behind, not

@@ -162,7 +162,7 @@ internal sealed class Driver : IDisposable
                 _ticks++;
                 // A node cut off from a quorum does not suspect the primary: it could not complete a view change,
                 // and a replica alone in one cannot return to the others' view until their next view change.
-                Step(new Tick(_c.Mempool.Count > 0, _c.Network.Connected + 1 >= _c.Genesis.Validators.Quorum));
+                Step(new Tick(_c.Mempool.Count > 0, _c.Network.Reachable + 1 >= _c.Genesis.Validators.Quorum));
                 if (_ticks % 10 == 0)
                 {
                     _c.Metrics.Committed(0, Environment.TickCount64);
@@ -287,7 +287,9 @@ internal sealed class Driver : IDisposable
         {
             if (p.Local) _c.Metrics.CommitLatency.Observe(Stopwatch.GetElapsedTime(p.ArrivedAt, now).TotalSeconds);
         }
-        if (ids.Count > 0) _c.Journal.Remove(ids);
+        // Only this node's own clients' transactions were journaled here; peers' gossip was not.
+        var journaled = removed.Where(p => p.Local).Select(p => p.Tx.Id).ToList();
+        if (journaled.Count > 0) _c.Journal.Remove(journaled);
         _c.Validator.Prune(block.Height, block.Header);
         _c.Hub.Committed(block);
         _c.Metrics.Height.Set(block.Height);
@@ -355,7 +357,7 @@ internal sealed class Driver : IDisposable
             if (parentHeader is null || store.Height < parentHeader.ExecutedHeight) return;
             var exclude = _c.Validator.InFlight(seq.Value - 1, parent);
             var txs = _c.Mempool.TakeBatch(_c.Settings.MaxBlockTransactions, exclude);
-            var committed = txs.Where(t => store.GetTxLocation(t.Id) is not null).Select(t => t.Id).ToList();
+            var committed = txs.Where(t => store.GetTxLocation(t.Id) is not null).Select(t => t.Id).ToHashSet();
             if (committed.Count > 0)
             {
                 _c.Mempool.Remove(committed);

@@ -203,7 +203,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
         driver = new Driver(new DriverContext(self, genesis, options.Consensus, store, mempool, journal, validator,
             new Ed25519Signer(key), new Ed25519Verifier(keys), network, hub, metrics, logger));
         var callers = new CallerIdentity(tls, genesis);
-        builder.Services.AddSingleton(new PeerService(callers, () => driver, admission, store, self, maxConsensus));
+        builder.Services.AddSingleton(new PeerService(callers, () => driver, admission, store, self, maxConsensus, network));
         builder.Services.AddSingleton(new LedgerService(callers, admission, store, mempool, hub, () => driver,
             () => network.Connected, genesis, self));
 

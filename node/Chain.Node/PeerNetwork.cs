@@ -32,6 +32,26 @@ internal sealed class PeerNetwork : IAsyncDisposable
 
     public int Connected => _links.Values.Count(l => l.IsConnected);
 
+    /// <summary>
+    /// Peers this node can talk with both ways: its stream to them is open and a frame from them arrived within the
+    /// last two seconds (every peer announces progress several times a second). A restarted node's own streams open
+    /// at once, but its peers re-dial it on their back-off schedule; until they do, it hears nothing.
+    /// </summary>
+    public int Reachable
+    {
+        get
+        {
+            var now = Environment.TickCount64;
+            return _links.Values.Count(l => l.IsConnected && now - Volatile.Read(ref l.LastHeard) < 2_000);
+        }
+    }
+
+    /// <summary>Records that a frame from <paramref name="peer"/> arrived (called by the inbound stream).</summary>
+    public void Heard(ushort peer)
+    {
+        if (_links.TryGetValue(peer, out var link)) Volatile.Write(ref link.LastHeard, Environment.TickCount64);
+    }
+
     public IReadOnlyCollection<ushort> PeerIds => _links.Keys;
 
     public void Start()
@@ -85,10 +105,14 @@ internal sealed class PeerNetwork : IAsyncDisposable
 
     private sealed class PeerLink
     {
+        private static readonly TimeSpan KeepAlive = TimeSpan.FromMilliseconds(500);
         private readonly PeerAddress _peer;
         private readonly ILogger _logger;
         private readonly Channel<PeerFrame> _queue;
         private volatile bool _connected;
+
+        /// <summary>When a frame from this peer last arrived (Environment.TickCount64 milliseconds).</summary>
+        public long LastHeard = long.MinValue / 2;
 
         public PeerLink(PeerAddress peer, MutualTls tls, NodeMetrics metrics, ILogger logger, int capacity)
         {
@@ -125,11 +149,22 @@ internal sealed class PeerNetwork : IAsyncDisposable
                     _connected = true;
                     backoff = TimeSpan.FromMilliseconds(100);
                     _logger.LogInformation("peer {Peer} connected at {Address}", _peer.Id, _peer.Address);
-                    while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+                    Task<bool>? ready = null;
+                    while (true)
                     {
+                        // An empty frame every half second when idle: the peer counts this node as reachable only while
+                        // it hears from it, and a dead stream is noticed without waiting for traffic. (One wait is kept
+                        // across idle periods, so waits do not pile up.)
+                        ready ??= reader.WaitToReadAsync(ct).AsTask();
+                        if (await Task.WhenAny(ready, Task.Delay(KeepAlive, ct)).ConfigureAwait(false) != ready)
+                        {
+                            await call.RequestStream.WriteAsync(new PeerFrame(), ct).ConfigureAwait(false);
+                            continue;
+                        }
+                        if (!await ready.ConfigureAwait(false)) return;
+                        ready = null;
                         while (reader.TryRead(out var frame)) await call.RequestStream.WriteAsync(frame, ct).ConfigureAwait(false);
                     }
-                    return;
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested && e is RpcException or IOException or InvalidOperationException or HttpRequestException)
                 {

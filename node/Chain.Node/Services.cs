@@ -40,7 +40,7 @@ internal sealed class CallerIdentity(MutualTls tls, Genesis genesis)
 
 /// <summary>The peer API: consensus frames and gossip in, committed blocks out for state transfer.</summary>
 internal sealed class PeerService(CallerIdentity callers, Func<Driver> driver, Admission admission, ILedgerStore store,
-    ReplicaId self, int maxConsensusBytes) : Peer.PeerBase
+    ReplicaId self, int maxConsensusBytes, PeerNetwork network) : Peer.PeerBase
 {
     private const int MaxBlocksPerCall = 1024;
 
@@ -52,6 +52,7 @@ internal sealed class PeerService(CallerIdentity callers, Func<Driver> driver, A
         while (await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
         {
             var frame = requestStream.Current;
+            network.Heard(peer.Value);
             switch (frame.BodyCase)
             {
                 case PeerFrame.BodyOneofCase.Consensus:

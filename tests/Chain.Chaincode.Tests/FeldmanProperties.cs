@@ -51,16 +51,19 @@ public sealed class FeldmanProperties
     [Property(MaxTest = Cases)]
     public Property Fewer_than_t_shares_are_consistent_with_every_secret() => Prop.ForAll(Seeds, seed =>
     {
-        var (dealing, secret, t, _, rng) = Deal(seed);
-        if (t < 2) return;
+        var (dealing, secret, t, n, rng) = Deal(seed);
+        if (t < 2 || t > n - 1) return;
         var few = Pick(rng, dealing.Shares, t - 1);
-        // For any other candidate secret there is a polynomial of degree < t through the t-1 shares and (0, candidate):
-        // interpolating it and evaluating at the shares' points gives the shares back, and at 0 the candidate.
+        // For any other candidate secret, the t-1 real shares plus one share of the polynomial through them and
+        // (0, candidate) reconstruct the candidate: the t-1 shares alone rule no secret out. Only the commitments
+        // tell the real dealing apart (the made-up share does not verify).
         var candidate = Source(rng)();
         var points = few.Append(new Share(0, candidate)).ToList();
-        foreach (var s in few) Assert.True(s.Value.Equals(Interpolate(points, s.Index)), $"seed {seed}");
-        Assert.True(candidate.Equals(Interpolate(points, 0)), $"seed {seed}");
-        Assert.False(candidate.Equals(secret));
+        var unused = dealing.Shares.First(s => few.All(f => f.Index != s.Index)).Index;
+        var madeUp = new Share(unused, Interpolate(points, unused));
+        Assert.True(candidate.Equals(Feldman.Reconstruct([.. few, madeUp])), $"seed {seed}: t-1 shares excluded a secret");
+        Assert.True(secret.Equals(Feldman.Reconstruct([.. few, dealing.Shares[unused - 1]])), $"seed {seed}");
+        Assert.False(Feldman.Verify(madeUp, dealing.Commitments), $"seed {seed}: a made-up share verified");
     });
 
     [Property(MaxTest = Cases)]
@@ -92,8 +95,7 @@ public sealed class FeldmanProperties
         Assert.True(secret.Equals(Feldman.Reconstruct(Pick(rng, fresh, t))), $"seed {seed}: refresh changed the secret");
         // t-1 new shares and one old share (of a different custodian) give something else.
         var mixed = Pick(rng, fresh, t - 1);
-        var old = dealing.Shares.First(s => mixed.All(m => m.Index != s.Index) || t - 1 == n);
-        if (mixed.Any(m => m.Index == old.Index)) return;
+        var old = dealing.Shares.First(s => mixed.All(m => m.Index != s.Index));
         Assert.False(secret.Equals(Feldman.Reconstruct([.. mixed, old])), $"seed {seed}: old and new shares combined");
         Assert.False(Feldman.Verify(old, commitments) && !refresh.Shares[old.Index - 1].Value.Equals(BigInteger.Zero), $"seed {seed}: an old share verified against the new commitments");
     });

@@ -78,7 +78,7 @@ public sealed class ModelAttestationTests : ContractHarness
 
     private ModelVersion Read(string model, string version) =>
         JsonSerializer.Deserialize<ModelVersion>(_store.GetState(Encoding.UTF8.GetBytes("models/" + ModelAttestationContract.VersionKey(model, version)))!.Value,
-            ModelAttestationContract.Json)!;
+            ContractArgs.Json)!;
 
     [Fact]
     public void A_version_is_approved_after_k_endorsements_from_other_hospitals_and_can_be_revoked()

@@ -19,7 +19,7 @@ public sealed class DefenseLogTests : ContractHarness
         Assert.Equal(2, keys.Count(k => k.StartsWith("defense/t/", StringComparison.Ordinal)));
         Assert.Single(keys, k => k.StartsWith("defense/d/pump-7/", StringComparison.Ordinal));
         Assert.Single(keys, k => k.StartsWith("defense/s/low/", StringComparison.Ordinal));
-        var logged = JsonSerializer.Deserialize<LoggedAction>(_store.ScanState("defense/t/"u8).First().Value.Value, ModelAttestationContract.Json)!;
+        var logged = JsonSerializer.Deserialize<LoggedAction>(_store.ScanState("defense/t/"u8).First().Value.Value, ContractArgs.Json)!;
         Assert.Equal("hospital-a", logged.Organisation);
         Assert.Equal("isolate", logged.Entry.Action);
     }
@@ -68,7 +68,7 @@ public sealed class FederatedRoundTests : ContractHarness
         Refused(Tx(B, "close", "r1", Aggregate), "coordinator");
         Ok(Tx(A, "close", "r1", Aggregate));
         Assert.Equal("3.00", Encoding.UTF8.GetString(State("spent/wustl")!));
-        var round = JsonSerializer.Deserialize<FederatedRound>(State("round/r1")!, ModelAttestationContract.Json)!;
+        var round = JsonSerializer.Deserialize<FederatedRound>(State("round/r1")!, ContractArgs.Json)!;
         Assert.Equal("closed", round.Status);
         Assert.Equal(["hospital-a", "hospital-b"], round.Participants);
         Refused(Tx(Regulator, "budget", "wustl", "2"), "below what is already spent");

@@ -32,7 +32,7 @@ public sealed class ShareCustodyTests : ContractHarness
         ["hospital-c"] = Convert.ToBase64String("ct-c"u8.ToArray()),
     });
 
-    private Contracts.Custody Read(string id) => JsonSerializer.Deserialize<Contracts.Custody>(State($"secret/{id}")!, ModelAttestationContract.Json)!;
+    private Contracts.Custody Read(string id) => JsonSerializer.Deserialize<Contracts.Custody>(State($"secret/{id}")!, ContractArgs.Json)!;
 
     private Dealing Setup(string id = "model-key")
     {

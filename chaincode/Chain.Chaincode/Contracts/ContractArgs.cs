@@ -1,11 +1,20 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Chain.Chaincode.Contracts;
 
 /// <summary>Argument helpers shared by the system contracts: exact counts, strict UTF-8, names, hashes, decimals.</summary>
 internal static class ContractArgs
 {
+    /// <summary>How the system contracts read and write their JSON: unknown and duplicate properties are refused.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+    };
+
     private static readonly UTF8Encoding Strict = new(false, true);
 
     public static string[] Strings(ContractContext ctx, IReadOnlyList<ReadOnlyMemory<byte>> args, int count, string usage)

@@ -48,7 +48,7 @@ public sealed class DefenseLogContract : IContract
         List<DefenseAction>? batch;
         try
         {
-            batch = JsonSerializer.Deserialize<List<DefenseAction>>(json, ModelAttestationContract.Json);
+            batch = JsonSerializer.Deserialize<List<DefenseAction>>(json, ContractArgs.Json);
         }
         catch (JsonException e)
         {
@@ -68,7 +68,7 @@ public sealed class DefenseLogContract : IContract
             ctx.Require(Severities.Contains(e.Severity), $"action {i}: severity must be one of info, low, medium, high, critical");
             var id = $"{time}/{ctx.TxId}/{i:D4}";
             var logged = JsonSerializer.SerializeToUtf8Bytes(new LoggedAction(e, ctx.Caller.Organisation, ctx.Block.Height, ctx.Block.Timestamp,
-                ctx.TxId.ToString()), ModelAttestationContract.Json);
+                ctx.TxId.ToString()), ContractArgs.Json);
             ctx.Put($"t/{id}", logged);
             ctx.Put($"d/{e.Device}/{id}", []);
             ctx.Put($"s/{e.Severity}/{id}", []);

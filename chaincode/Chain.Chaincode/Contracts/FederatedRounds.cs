@@ -107,9 +107,9 @@ public sealed class FederatedRoundContract : IContract
     {
         var bytes = ctx.Get($"round/{round}");
         ctx.Require(bytes is not null, $"round {round} does not exist");
-        return JsonSerializer.Deserialize<FederatedRound>(bytes!, ModelAttestationContract.Json)!;
+        return JsonSerializer.Deserialize<FederatedRound>(bytes!, ContractArgs.Json)!;
     }
 
     private static void Save(ContractContext ctx, FederatedRound round) =>
-        ctx.Put($"round/{round.Round}", JsonSerializer.SerializeToUtf8Bytes(round, ModelAttestationContract.Json));
+        ctx.Put($"round/{round.Round}", JsonSerializer.SerializeToUtf8Bytes(round, ContractArgs.Json));
 }

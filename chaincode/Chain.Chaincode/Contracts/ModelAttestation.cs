@@ -45,12 +45,6 @@ public sealed class ModelAttestationContract : IContract
     public const string ContractId = "models";
     public const int DefaultPolicy = 2;
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-    };
-
     public string Id => ContractId;
     public int Version => 1;
 
@@ -87,7 +81,7 @@ public sealed class ModelAttestationContract : IContract
         TrainingMetadata? metadata;
         try
         {
-            metadata = JsonSerializer.Deserialize<TrainingMetadata>(metadataJson, Json);
+            metadata = JsonSerializer.Deserialize<TrainingMetadata>(metadataJson, ContractArgs.Json);
         }
         catch (JsonException e)
         {
@@ -157,11 +151,11 @@ public sealed class ModelAttestationContract : IContract
     {
         var bytes = ctx.Get(VersionKey(model, version));
         ctx.Require(bytes is not null, $"{model} {version} is not registered");
-        return JsonSerializer.Deserialize<ModelVersion>(bytes!, Json)!;
+        return JsonSerializer.Deserialize<ModelVersion>(bytes!, ContractArgs.Json)!;
     }
 
     private static void Save(ContractContext ctx, ModelVersion record) =>
-        ctx.Put(VersionKey(record.Model, record.Version), JsonSerializer.SerializeToUtf8Bytes(record, Json));
+        ctx.Put(VersionKey(record.Model, record.Version), JsonSerializer.SerializeToUtf8Bytes(record, ContractArgs.Json));
 
     public static string OwnerKey(string model) => $"{model}/owner";
     public static string PolicyKey(string model) => $"{model}/policy";

@@ -207,7 +207,7 @@ public sealed class ShareCustodyContract : IContract
         Dictionary<string, string>? shares;
         try
         {
-            shares = JsonSerializer.Deserialize<Dictionary<string, string>>(json, ModelAttestationContract.Json);
+            shares = JsonSerializer.Deserialize<Dictionary<string, string>>(json, ContractArgs.Json);
         }
         catch (JsonException e)
         {
@@ -239,9 +239,9 @@ public sealed class ShareCustodyContract : IContract
     {
         var bytes = ctx.Get($"secret/{id}");
         ctx.Require(bytes is not null, $"secret {id} does not exist");
-        return JsonSerializer.Deserialize<Custody>(bytes!, ModelAttestationContract.Json)!;
+        return JsonSerializer.Deserialize<Custody>(bytes!, ContractArgs.Json)!;
     }
 
     private static void Save(ContractContext ctx, Custody custody) =>
-        ctx.Put($"secret/{custody.Id}", JsonSerializer.SerializeToUtf8Bytes(custody, ModelAttestationContract.Json));
+        ctx.Put($"secret/{custody.Id}", JsonSerializer.SerializeToUtf8Bytes(custody, ContractArgs.Json));
 }
