@@ -19,9 +19,10 @@ public class ProjectReferenceTests
         ["Chain.Chaincode"] = ["Chain.Accel", "Chain.Ledger"],
         ["Chain.Node"] = ["Chain.Accel", "Chain.Ledger", "Chain.Consensus", "Chain.Chaincode", "Chain.Api"],
         ["Chain.Api"] = [],
-        ["Chain.Cli"] = ["Chain.Accel", "Chain.Ledger", "Chain.Chaincode", "Chain.Api"],
-        ["Chain.Testnet"] = ["Chain.Accel", "Chain.Ledger", "Chain.Api", "Chain.Node"],
-        ["Chain.Ai"] = ["Chain.Accel", "Chain.Api"],
+        ["Chain.Client"] = ["Chain.Accel", "Chain.Ledger", "Chain.Chaincode", "Chain.Api"],
+        ["Chain.Cli"] = ["Chain.Accel", "Chain.Ledger", "Chain.Chaincode", "Chain.Api", "Chain.Client"],
+        ["Chain.Testnet"] = ["Chain.Accel", "Chain.Ledger", "Chain.Api", "Chain.Chaincode", "Chain.Client", "Chain.Node"],
+        ["Chain.Ai"] = ["Chain.Accel", "Chain.Api", "Chain.Client"],
         ["Chain.Ai.Cli"] = ["Chain.Ai", "Chain.Api"],
     };
 
