@@ -8,9 +8,14 @@ namespace Chain.Chaincode;
 /// <summary>What one transaction did: success, or the failure message (its writes were discarded).</summary>
 public sealed record TxOutcome(Hash32 TxId, bool Success, string? Error, long Steps, IReadOnlyList<ContractEvent> Events);
 
-/// <summary>The result of executing a block: the state changes to store with it, and each transaction's outcome.</summary>
-public sealed record BlockExecution(IReadOnlyList<StateWrite> Writes, IReadOnlyList<TxOutcome> Outcomes)
+/// <summary>
+/// The result of executing a block: the contracts' state changes, each transaction's outcome, and
+/// <see cref="Writes"/>, everything to store with the block (the contracts' changes plus the encoded outcomes).
+/// </summary>
+public sealed record BlockExecution(IReadOnlyList<StateWrite> ContractWrites, IReadOnlyList<TxOutcome> Outcomes, StateWrite Results)
 {
+    public IReadOnlyList<StateWrite> Writes { get; } = [.. ContractWrites, Results];
+
     public IEnumerable<ContractEvent> Events => Outcomes.SelectMany(o => o.Events);
 }
 
@@ -21,6 +26,7 @@ public sealed record BlockExecution(IReadOnlyList<StateWrite> Writes, IReadOnlyL
 /// step budget, names an unknown contract or function, or is signed by a key the genesis does not list is recorded as
 /// failed and changes nothing. Any other exception from a contract is a bug in it: the transaction fails too, with the
 /// exception's type, so one faulty contract cannot stop the chain (and every node fails it the same way).
+/// The outcomes and events are stored in state with the block's writes (<see cref="BlockResults"/>).
 /// </summary>
 public sealed class ChaincodeRuntime(ContractRegistry registry, Genesis genesis, long stepBudget = 100_000)
 {
@@ -32,7 +38,7 @@ public sealed class ChaincodeRuntime(ContractRegistry registry, Genesis genesis,
         var overlay = new Overlay(committed);
         var outcomes = new List<TxOutcome>(block.Transactions.Count);
         foreach (var tx in block.Transactions) outcomes.Add(ExecuteOne(tx, context, overlay));
-        return new BlockExecution(overlay.Writes(), outcomes);
+        return new BlockExecution(overlay.Writes(), outcomes, new StateWrite(BlockResults.Key(block.Height), BlockResults.Encode(outcomes)));
     }
 
     private TxOutcome ExecuteOne(Transaction tx, BlockContext block, Overlay state)

@@ -1,3 +1,4 @@
+using Chain.Chaincode;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Chain.Accel;
@@ -36,6 +37,8 @@ internal sealed record DriverContext(
     ISignatureVerifier Verifier,
     PeerNetwork Network,
     CommitHub Hub,
+    ChaincodeRuntime Runtime,
+    Outcomes Outcomes,
     NodeMetrics Metrics,
     ILogger Logger);
 
@@ -273,9 +276,14 @@ internal sealed class Driver : IDisposable
     private void Commit(CommittedBlock committed)
     {
         var block = committed.Block;
-        var writes = KeyValueContract.Execute(block.Transactions);
         var started = Stopwatch.GetTimestamp();
-        _c.Store.Commit(committed, writes);
+        var execution = _c.Runtime.Execute(block, new StoreStateView(_c.Store));
+        _c.Metrics.ExecuteSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        started = Stopwatch.GetTimestamp();
+        _c.Store.Commit(committed, execution.Writes);
+        _c.Outcomes.Add(block.Height, execution.Outcomes);
+        var failed = execution.Outcomes.Count(o => !o.Success);
+        if (failed > 0) _c.Metrics.FailedTransactions.Inc(failed);
         _c.Metrics.StoreCommitSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         if (_proposedAt.Remove(block.Hash, out var proposedAt))
             _c.Metrics.BlockRound.Observe(Stopwatch.GetElapsedTime(proposedAt).TotalSeconds);

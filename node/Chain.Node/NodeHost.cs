@@ -1,3 +1,4 @@
+using Chain.Chaincode;
 using System.CommandLine;
 using System.Net;
 using System.Text.Json;
@@ -188,7 +189,9 @@ internal sealed class NodeRuntime : IAsyncDisposable
         var metrics = new NodeMetrics();
         var mempool = new Mempool(options.Mempool);
         var journal = new MempoolJournal(store);
-        var txValidator = new TransactionValidator(genesis, KeyValueContract.Contracts);
+        var runtime = new ChaincodeRuntime(SystemContracts.Registry(), genesis);
+        var outcomes = new Outcomes(store);
+        var txValidator = new TransactionValidator(genesis, runtime.Registry.Ids);
         var hub = new CommitHub();
         var loggerFactory = LoggerFactory.Create(l => l.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "));
         var logger = loggerFactory.CreateLogger("Chain.Node");
@@ -201,10 +204,10 @@ internal sealed class NodeRuntime : IAsyncDisposable
         var validator = new BlockValidator(store, txValidator, mempool, LedgerLimits.Default, genesis.Timestamp);
         var keys = genesis.Validators.All.Select(v => v.PublicKey).ToList();
         driver = new Driver(new DriverContext(self, genesis, options.Consensus, store, mempool, journal, validator,
-            new Ed25519Signer(key), new Ed25519Verifier(keys), network, hub, metrics, logger));
+            new Ed25519Signer(key), new Ed25519Verifier(keys), network, hub, runtime, outcomes, metrics, logger));
         var callers = new CallerIdentity(tls, genesis);
         builder.Services.AddSingleton(new PeerService(callers, () => driver, admission, store, self, maxConsensus, network));
-        builder.Services.AddSingleton(new LedgerService(callers, admission, store, mempool, hub, () => driver,
+        builder.Services.AddSingleton(new LedgerService(callers, admission, store, mempool, hub, outcomes, () => driver,
             () => network.Connected, genesis, self));
 
         var app = builder.Build();

@@ -28,8 +28,12 @@ public sealed class NodeMetrics
         PersistSeconds = f.CreateHistogram("chain_consensus_persist_seconds",
             "One synced write of the consensus records a driver pass produced (before its messages are sent).",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
+        ExecuteSeconds = f.CreateHistogram("chain_block_execute_seconds",
+            "Executing one committed block through the contracts.",
+            new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
+        FailedTransactions = f.CreateCounter("chain_failed_transactions_total", "Committed transactions the contracts refused (no effect).");
         StoreCommitSeconds = f.CreateHistogram("chain_block_store_seconds",
-            "Executing and storing one committed block (one synced write).",
+            "Storing one executed block with its state changes (one synced write).",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
         ViewChanges = f.CreateCounter("chain_view_changes_total", "New views installed.");
         Dropped = f.CreateCounter("chain_consensus_dropped_messages_total", "Peer messages consensus dropped, by reason.", "reason");
@@ -50,6 +54,8 @@ public sealed class NodeMetrics
     public Histogram BlockRound { get; }
     public Histogram PersistSeconds { get; }
     public Histogram StoreCommitSeconds { get; }
+    public Histogram ExecuteSeconds { get; }
+    public Counter FailedTransactions { get; }
     public Counter ViewChanges { get; }
     public Counter Dropped { get; }
     public Counter PeerQueueDropped { get; }

@@ -84,7 +84,7 @@ internal sealed class PeerService(CallerIdentity callers, Func<Driver> driver, A
 
 /// <summary>The client API (proto/chain/v1/ledger.proto).</summary>
 internal sealed class LedgerService(CallerIdentity callers, Admission admission, ILedgerStore store, Mempool mempool,
-    CommitHub hub, Func<Driver> driver, Func<int> peersConnected, Genesis genesis, ReplicaId self) : Api.V1.Ledger.LedgerBase
+    CommitHub hub, Outcomes outcomes, Func<Driver> driver, Func<int> peersConnected, Genesis genesis, ReplicaId self) : Api.V1.Ledger.LedgerBase
 {
     public override async Task<SubmitResponse> Submit(SubmitRequest request, ServerCallContext context)
     {
@@ -113,8 +113,16 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
         }
     }
 
-    private static SubmitResponse Committed(Hash32 id, ulong height) =>
-        new() { TxId = id.ToString(), Status = TxStatus.Committed, Height = height };
+    private SubmitResponse Committed(Hash32 id, ulong height)
+    {
+        var response = new SubmitResponse { TxId = id.ToString(), Status = TxStatus.Committed, Height = height };
+        if (store.GetTxLocation(id) is { } loc && outcomes.Of(loc.Height, loc.Index) is { } outcome)
+        {
+            response.Succeeded = outcome.Success;
+            response.Error = outcome.Error ?? "";
+        }
+        return response;
+    }
 
     public override Task<GetBlockResponse> GetBlock(GetBlockRequest request, ServerCallContext context)
     {
@@ -146,6 +154,12 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
             BlockHeader = ByteString.CopyFrom(committed.Block.Header.Encode()),
             CommitCertificate = ByteString.CopyFrom(committed.Certificate.Encode()),
         };
+        if (outcomes.Of(loc.Height, loc.Index) is { } outcome)
+        {
+            response.Succeeded = outcome.Success;
+            response.Error = outcome.Error ?? "";
+            response.Events.AddRange(outcome.Events.Select(ToEvent));
+        }
         response.Proof.Siblings.AddRange(proof.Siblings.Select(s => ByteString.CopyFrom(s.ToArray())));
         return Task.FromResult(response);
     }
@@ -168,6 +182,30 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
             StateRoot = ByteString.CopyFrom(store.StateRoot.ToArray()),
             Proof = ByteString.CopyFrom(proof.Encode()),
         });
+    }
+
+    private const int DefaultScanPage = 500, MaxScanPage = 5_000;
+
+    public override Task<ScanStateResponse> ScanState(ScanStateRequest request, ServerCallContext context)
+    {
+        var maxKey = LedgerLimits.Default.MaxStateKeyBytes;
+        if (request.Prefix.Length > maxKey || request.StartAfter.Length > maxKey)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"prefix and start_after are at most {maxKey} bytes"));
+        var limit = request.Limit == 0 ? DefaultScanPage : (int)Math.Min(request.Limit, MaxScanPage);
+        var prefix = request.Prefix.ToByteArray();
+        var after = request.StartAfter.ToByteArray();
+        var response = new ScanStateResponse { Height = store.Height };
+        foreach (var (key, entry) in store.ScanState(prefix))
+        {
+            if (after.Length > 0 && key.AsSpan().SequenceCompareTo(after) <= 0) continue;
+            if (response.Entries.Count == limit)
+            {
+                response.More = true;
+                break;
+            }
+            response.Entries.Add(new Api.V1.StateEntry { Key = ByteString.CopyFrom(key), Value = ByteString.CopyFrom(entry.Value), Version = entry.Version });
+        }
+        return Task.FromResult(response);
     }
 
     public override async Task Subscribe(SubscribeRequest request, IServerStreamWriter<BlockEvent> responseStream, ServerCallContext context)
@@ -194,7 +232,15 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
         }
     }
 
-    private static BlockEvent ToEvent(CommittedBlock committed, Hash32? stateRoot)
+    private static Api.V1.ContractEvent ToEvent(Chaincode.ContractEvent e) => new()
+    {
+        TxId = e.TxId.ToString(),
+        Contract = e.Contract,
+        Name = e.Name,
+        Data = ByteString.CopyFrom(e.Data),
+    };
+
+    private BlockEvent ToEvent(CommittedBlock committed, Hash32? stateRoot)
     {
         var b = committed.Block;
         var ev = new BlockEvent
@@ -207,13 +253,9 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
             StateRoot = ByteString.CopyFrom((stateRoot ?? Hash32.Zero).ToArray()),
         };
         ev.TxIds.AddRange(b.Transactions.Select(t => t.Id.ToString()));
-        ev.Events.AddRange(KeyValueContract.Events(b).Select(e => new ContractEvent
-        {
-            TxId = e.TxId,
-            Contract = e.Contract,
-            Name = e.Name,
-            Data = ByteString.CopyFrom(e.Data),
-        }));
+        var results = outcomes.Of(b.Height);
+        ev.Events.AddRange(results.SelectMany(o => o.Events).Select(ToEvent));
+        ev.Failed.AddRange(results.Where(o => !o.Success).Select(o => $"{o.TxId}: {o.Error}"));
         return ev;
     }
 

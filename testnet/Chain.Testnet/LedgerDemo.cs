@@ -7,7 +7,7 @@ using Chain.Ledger.Model;
 using Chain.Ledger.State;
 using Chain.Ledger.Storage;
 using Chain.Ledger.Validation;
-using Chain.Node;
+using Chain.Chaincode;
 
 namespace Chain.Testnet;
 
@@ -33,7 +33,8 @@ internal static class LedgerDemo
         using var nodeKey = KeyFile.Load(Path.Combine(dir, "keys", "node0.key"));
         using var clientKey = KeyFile.Load(Path.Combine(dir, "keys", "hospital-a-app.key"));
         using var outsider = SigningKey.Generate();
-        var validator = new TransactionValidator(genesis, KeyValueContract.Contracts);
+        var runtime = new ChaincodeRuntime(SystemContracts.Registry(), genesis);
+        var validator = new TransactionValidator(genesis, runtime.Registry.Ids);
 
         ulong start, end;
         int committed = 0, rejected = 0;
@@ -50,7 +51,7 @@ internal static class LedgerDemo
                 for (var i = 0; i < txsPerBlock; i++)
                 {
                     var device = $"device-{(int)(height * 7 + (ulong)i) % 500:D3}";
-                    var tx = Transaction.Create(ChainId, KeyValueContract.Id, "put",
+                    var tx = Transaction.Create(ChainId, "kv", "put",
                         [Encoding.UTF8.GetBytes($"telemetry/{device}/last-block"), Encoding.UTF8.GetBytes(height.ToString())],
                         height * 1_000_000 + (ulong)i, clientKey);
                     var verdict = validator.Check(tx);
@@ -62,7 +63,7 @@ internal static class LedgerDemo
                 var vote = CommitCertificate.VoteBytes(CertificatePhase.Commit, height, 0, block.Hash);
                 var cert = new CommitCertificate(CertificatePhase.Commit, height, 0, block.Hash,
                     [new ReplicaSignature(0, nodeKey.Sign(vote))]);
-                store.Commit(new CommittedBlock(block, cert), KeyValueContract.Execute(txs));
+                store.Commit(new CommittedBlock(block, cert), runtime.Execute(block, new StoreStateView(store)).Writes);
                 committed += txs.Count;
             }
             end = store.Height;
@@ -80,9 +81,9 @@ internal static class LedgerDemo
     private static int ShowRefusals(TransactionValidator validator, SigningKey client, SigningKey outsider, TextWriter output)
     {
         var unknown = Transaction.Create(ChainId, "billing", "charge", [], 1, client);
-        var stranger = Transaction.Create(ChainId, KeyValueContract.Id, "put", [new byte[] { 1 }, new byte[] { 2 }], 1, outsider);
-        var good = Transaction.Create(ChainId, KeyValueContract.Id, "put", [new byte[] { 1 }, new byte[] { 2 }], 2, client);
-        var forged = Transaction.FromParts(ChainId, KeyValueContract.Id, "put", [new byte[] { 1 }, new byte[] { 3 }],
+        var stranger = Transaction.Create(ChainId, "kv", "put", [new byte[] { 1 }, new byte[] { 2 }], 1, outsider);
+        var good = Transaction.Create(ChainId, "kv", "put", [new byte[] { 1 }, new byte[] { 2 }], 2, client);
+        var forged = Transaction.FromParts(ChainId, "kv", "put", [new byte[] { 1 }, new byte[] { 3 }],
             client.PublicKey, 2, good.Signature);
         var refused = 0;
         foreach (var (what, tx) in new[] { ("unknown contract", unknown), ("unknown sender", stranger), ("forged", forged) })
@@ -133,7 +134,7 @@ internal static class LedgerDemo
             output.WriteLine($"Merkle proof of tx {block.Transactions[index].Id.Short} in block {block.Height}: " +
                 $"{proof.Siblings.Count} hashes, {(ok ? "valid" : "INVALID")}");
             if (!ok) problems.Add("Merkle proof failed");
-            var key = block.Transactions[index].Args[0].ToArray();
+            var key = (byte[])[.. "kv/"u8, .. block.Transactions[index].Args[0].Span];
             var entry = store.GetState(key);
             var stateProof = store.ProveState(key);
             var valid = entry is not null && stateProof.VerifyInclusion(store.StateRoot,

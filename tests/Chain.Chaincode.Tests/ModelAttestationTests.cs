@@ -62,11 +62,28 @@ public abstract class ContractHarness : IDisposable
 
     protected void Refused(Transaction tx, string message)
     {
-        var root = _store.StateRoot;
+        var before = ContractState();
         var o = Run(tx);
         Assert.False(o.Success);
         Assert.Contains(message, o.Error, StringComparison.Ordinal);
-        Assert.Equal(root, _store.StateRoot); // state unchanged after a failure
+        Assert.Equal(before, ContractState()); // state unchanged after a failure (only the block's results were added)
+        var results = BlockResults.Decode(_store.GetState(BlockResults.Key(_store.Height))!.Value);
+        Assert.Equal(o, results.Single(), OutcomeComparer.Instance); // the failure is recorded with the block
+    }
+
+    /// <summary>Every state entry but the runtime's per-block results, as "key=value" lines.</summary>
+    protected List<string> ContractState() =>
+        [.. _store.ScanState([]).Where(kv => !kv.Key.AsSpan().StartsWith("$results/"u8))
+            .Select(kv => Convert.ToHexString(kv.Key) + "=" + Convert.ToHexString(kv.Value.Value))];
+
+    private sealed class OutcomeComparer : IEqualityComparer<TxOutcome>
+    {
+        public static OutcomeComparer Instance { get; } = new();
+
+        public bool Equals(TxOutcome? x, TxOutcome? y) => x is not null && y is not null && x.TxId == y.TxId &&
+            x.Success == y.Success && x.Error == y.Error && x.Steps == y.Steps && x.Events.Count == y.Events.Count;
+
+        public int GetHashCode(TxOutcome obj) => obj.TxId.GetHashCode();
     }
 
     protected byte[]? State(string key) => _store.GetState(Encoding.UTF8.GetBytes($"{Contract}/{key}"))?.Value;

@@ -52,8 +52,8 @@ public sealed class RuntimeTests
             Tx(Hospital, "kv", "put", "pump-2", "off"));
         var result = Runtime().Execute(block, new StoreStateView(store));
         Assert.All(result.Outcomes, o => Assert.True(o.Success, o.Error));
-        Assert.Equal(["kv/pump-1", "kv/pump-2"], result.Writes.Select(w => Encoding.UTF8.GetString(w.Key)));
-        Assert.Null(result.Writes[0].Value);
+        Assert.Equal(["kv/pump-1", "kv/pump-2"], result.ContractWrites.Select(w => Encoding.UTF8.GetString(w.Key)));
+        Assert.Null(result.ContractWrites[0].Value);
         Assert.Equal(3, result.Events.Count());
     }
 
@@ -79,8 +79,28 @@ public sealed class RuntimeTests
         Assert.Equal("contract 'faulty' failed: InvalidOperationException", errors[5]);
         Assert.Contains("step budget", errors[6], StringComparison.Ordinal);
         Assert.True(result.Outcomes[7].Success);
-        Assert.Equal(["kv/ok"], result.Writes.Select(w => Encoding.UTF8.GetString(w.Key)));
+        Assert.Equal(["kv/ok"], result.ContractWrites.Select(w => Encoding.UTF8.GetString(w.Key)));
         Assert.Empty(result.Outcomes.Take(7).SelectMany(o => o.Events));
+    }
+
+    [Fact]
+    public void Outcomes_and_events_are_stored_in_state_with_the_block_and_decode_strictly()
+    {
+        using var store = InMemoryLedgerStore.Create(Genesis);
+        var block = BlockOf(store, Tx(Hospital, "kv", "put", "pump-1", "on"), Tx(Auditor, "kv", "put", "k", "v"));
+        var result = Runtime().Execute(block, new StoreStateView(store));
+        Commit(store, block, result);
+        var stored = store.GetState(BlockResults.Key(block.Height))!.Value;
+        var decoded = BlockResults.Decode(stored);
+        Assert.Equal(result.Outcomes.Select(o => (o.TxId, o.Success, o.Error, o.Steps)), decoded.Select(o => (o.TxId, o.Success, o.Error, o.Steps)));
+        Assert.Equal("pump-1", Encoding.UTF8.GetString(decoded[0].Events.Single().Data));
+        Assert.Equal("auditor 'auditor' has read-only access", decoded[1].Error);
+        Assert.Equal("$results/00000000000000000001", Encoding.UTF8.GetString(BlockResults.Key(1)));
+        // Truncated, trailing bytes, a wrong tag, an absurd count: typed format errors, never a crash.
+        Assert.ThrowsAny<FormatException>(() => BlockResults.Decode(stored.AsSpan(0, stored.Length - 1)));
+        Assert.ThrowsAny<FormatException>(() => BlockResults.Decode([.. stored, 0]));
+        Assert.ThrowsAny<FormatException>(() => BlockResults.Decode([0x31, .. stored.AsSpan(1)]));
+        Assert.ThrowsAny<FormatException>(() => BlockResults.Decode([BlockResults.Tag, BlockResults.FormatVersion, 0xff, 0xff, 0xff, 0xff]));
     }
 
     [Fact]
@@ -90,7 +110,7 @@ public sealed class RuntimeTests
         var result = Runtime().Execute(BlockOf(store, Tx(Auditor, "kv", "put", "k", "v")), new StoreStateView(store));
         Assert.False(result.Outcomes[0].Success);
         Assert.Equal("auditor 'auditor' has read-only access", result.Outcomes[0].Error);
-        Assert.Empty(result.Writes);
+        Assert.Empty(result.ContractWrites);
     }
 
     [Fact]

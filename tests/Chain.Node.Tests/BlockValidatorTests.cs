@@ -27,7 +27,7 @@ public sealed class BlockValidatorTests : IDisposable
     public BlockValidatorTests()
     {
         _store = InMemoryLedgerStore.Create(_genesis);
-        _validator = new BlockValidator(_store, new TransactionValidator(_genesis, KeyValueContract.Contracts), _mempool,
+        _validator = new BlockValidator(_store, new TransactionValidator(_genesis, Chain.Chaincode.SystemContracts.Registry().Ids), _mempool,
             LedgerLimits.Default, _genesis.Timestamp);
     }
 

@@ -65,7 +65,7 @@ internal static class ClusterDemo
         var submitted = await writer.SubmitAsync(new SubmitRequest { Transaction = ByteString.CopyFrom(tx.Encoded), WaitForCommit = true },
             cancellationToken: cancellation);
         output.WriteLine($"== {app.Name} wrote {device} through node {manifest.Nodes[0].Id}: {submitted.Status} in block {submitted.Height}");
-        var problems = await VerifyAsync(reader, genesis, tx.Id, Encoding.UTF8.GetBytes(device), output, cancellation).ConfigureAwait(false);
+        var problems = await VerifyAsync(reader, genesis, tx.Id, Encoding.UTF8.GetBytes("kv/" + device), output, cancellation).ConfigureAwait(false);
 
         output.WriteLine();
         output.WriteLine($"== waiting for node {manifest.Nodes[^1].Id} to catch up");

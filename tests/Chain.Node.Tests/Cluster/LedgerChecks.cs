@@ -299,7 +299,7 @@ internal static class LedgerChecks
             if (ack.Key.Length == 0) continue;
             try
             {
-                var r = await client.QueryStateAsync(new QueryStateRequest { Key = ByteString.CopyFrom(ack.Key) },
+                var r = await client.QueryStateAsync(new QueryStateRequest { Key = ByteString.CopyFrom([.. "kv/"u8, .. ack.Key]) },
                     deadline: DateTime.UtcNow.AddSeconds(10));
                 if (!r.Found || !r.Value.Span.SequenceEqual(ack.Value))
                     problems.Add($"node {node}: QueryState({System.Text.Encoding.UTF8.GetString(ack.Key)}) found={r.Found}, " +
