@@ -1,3 +1,4 @@
+using Chain.Ledger;
 using System.Text;
 using System.Text.Json;
 using Chain.Accel;
@@ -54,10 +55,17 @@ public abstract class ContractHarness : IDisposable
         return result.Outcomes[0];
     }
 
+    /// <summary>Runs a transaction that must succeed, then replays it: the ledger refuses the replay and nothing changes.</summary>
     protected void Ok(Transaction tx)
     {
         var o = Run(tx);
         Assert.True(o.Success, o.Error);
+        var before = ContractState();
+        var (height, root) = (_store.Height, _store.StateRoot);
+        var replay = Assert.Throws<LedgerException>(() => Run(tx));
+        Assert.Equal(LedgerError.DuplicateTransaction, replay.Error);
+        Assert.Equal((height, root), (_store.Height, _store.StateRoot));
+        Assert.Equal(before, ContractState());
     }
 
     protected void Refused(Transaction tx, string message)

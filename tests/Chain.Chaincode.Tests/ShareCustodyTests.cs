@@ -125,4 +125,23 @@ public sealed class ShareCustodyTests : ContractHarness
         Refused(Tx(B, "replace", "k", "hospital-c", "hospital-a"), "only the dealer");
         Refused(Tx(A, "replace", "k", "hospital-c", "hospital-a"), "already a custodian");
     }
+
+    [Fact]
+    public void The_dealer_replaces_a_custodian_and_the_next_refresh_must_carry_its_share()
+    {
+        foreach (var k in new[] { A, B, C }) Ok(Tx(k, "register-key", X25519));
+        var dealing = Feldman.Deal(BigInteger.Ten, 2, 2, Source(5));
+        var two = JsonSerializer.Serialize(new Dictionary<string, string> { ["hospital-b"] = "AQ==", ["hospital-c"] = "Ag==" });
+        Ok(Tx(A, "deal", "k", "2", "hospital-b,hospital-c", Csv(dealing), two));
+        Ok(Tx(B, "ack", "k"));
+        Ok(Tx(A, "replace", "k", "hospital-c", "hospital-a"));
+        var custody = Read("k");
+        Assert.Equal(["hospital-b", "hospital-a"], custody.Custodians);
+        Assert.Equal("dealt", custody.Status);
+        Refused(Tx(C, "ack", "k"), "not a custodian");
+        var delta = Feldman.DealRefresh(2, 2, Source(6));
+        Refused(Tx(A, "refresh", "k", Csv(delta), two), "exactly one encrypted share per custodian");
+        Ok(Tx(A, "refresh", "k", Csv(delta), JsonSerializer.Serialize(new Dictionary<string, string> { ["hospital-b"] = "Aw==", ["hospital-a"] = "BA==" })));
+        Assert.NotNull(State("share/k/1/hospital-a"));
+    }
 }
