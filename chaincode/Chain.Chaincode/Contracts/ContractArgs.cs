@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Chain.Chaincode.Contracts;
 
@@ -9,11 +8,7 @@ namespace Chain.Chaincode.Contracts;
 internal static class ContractArgs
 {
     /// <summary>How the system contracts read and write their JSON: unknown and duplicate properties are refused.</summary>
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        AllowDuplicateProperties = false,
-    };
+    public static JsonSerializerOptions Json => ContractJson.Options;
 
     private static readonly UTF8Encoding Strict = new(false, true);
 
