@@ -43,7 +43,8 @@ internal static class Cli
     }
 
     private static bool Expected(Exception e) => e is LedgerException or TestnetException or TlsConfigurationException
-        or ArgumentException or IOException or UnauthorizedAccessException;
+        or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException
+        or Chain.Client.TransactionFailedException or Chain.Client.Custody.CustodyException or Grpc.Core.RpcException;
 
     private static int Fail(Exception e)
     {

@@ -50,6 +50,22 @@ internal static class ClusterCommands
         root.Add(Heal());
         root.Add(LoadCommand());
         root.Add(BenchCommand());
+        root.Add(Contracts());
+    }
+
+    private static Command Contracts()
+    {
+        var dir = DirOption();
+        var command = new Command("contracts", "The system contracts on the running testnet: attest and endorse a model version and verify " +
+            "its weights file, split its key 3-of-4 among the hospitals and release it after three approvals, log defense actions " +
+            "and query them, run a federated round under a privacy budget, read it all back through another node, and show an " +
+            "auditor's write refused. Needs 4 hospital nodes ('testnet up').") { dir };
+        command.SetAction((parse, cancellation) => Cli.RunAsync(async () =>
+        {
+            var checks = await ContractsDemo.RunAsync(Layout(parse, dir), Console.Out, cancellation).ConfigureAwait(false);
+            return checks.All(c => c.Ok) ? 0 : 1;
+        }));
+        return command;
     }
 
     private static Command Start()

@@ -16,7 +16,7 @@ namespace Chain.Testnet.Cluster;
 /// runs a demo workload of signed device-telemetry writes, shows a hospital reading a transaction back from
 /// another hospital's node and checking it locally (Merkle proof to the block header, commit certificate against
 /// the genesis keys) and a state value with its proof, crashes one node, keeps going, restarts it and shows it
-/// caught up. The cluster keeps running afterwards ('testnet status', 'testnet down').
+/// caught up; then the system contracts in use (<see cref="ContractsDemo"/>). The cluster keeps running afterwards ('testnet status', 'testnet down').
 /// </summary>
 internal static class ClusterDemo
 {
@@ -72,8 +72,11 @@ internal static class ClusterDemo
         var converged = await WaitConvergedAsync(control, cancellation).ConfigureAwait(false);
         await control.StatusAsync(cancellation).ConfigureAwait(false);
         output.WriteLine(converged ? "every node holds the same tip" : "nodes have not converged yet (see 'testnet status')");
+
+        var contracts = await ContractsDemo.RunAsync(layout, output, cancellation).ConfigureAwait(false);
+        output.WriteLine();
         output.WriteLine($"metrics: http://127.0.0.1:{manifest.Nodes[0].MetricsPort}/metrics   stop: testnet down --dir {layout.Root}");
-        return problems == 0 && converged ? 0 : 1;
+        return problems == 0 && converged && contracts.All(c => c.Ok) ? 0 : 1;
     }
 
     /// <summary>Reads the transaction and the state back and checks every proof locally; returns the number of failures.</summary>
