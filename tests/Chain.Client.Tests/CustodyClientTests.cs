@@ -337,7 +337,7 @@ public sealed class CustodyClientTests : IDisposable
         Assert.Contains("not a custody key file", Assert.Throws<CustodyException>(() => CustodyKeyPair.Load(garbage)).Message, StringComparison.Ordinal);
 
         var wrongKind = Path.Combine(dir, "kind.key");
-        File.WriteAllText(wrongKind, """{"Kind":"chain-ed25519-key","PublicKey":"00","PrivateKey":"00"}""");
+        File.WriteAllText(wrongKind, """{"kind":"chain-ed25519-key","publicKey":"00","privateKey":"00"}""");
         File.SetUnixFileMode(wrongKind, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Assert.Throws<CustodyException>(() => CustodyKeyPair.Load(wrongKind));
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Chain.Ledger.Identity;
 using NSec.Cryptography;
 
 namespace Chain.Client.Custody;
@@ -13,7 +14,6 @@ public sealed class CustodyKeyPair : IDisposable
     private const string Kind = "chain-x25519-custody-key";
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    private static readonly JsonSerializerOptions Json = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
     private sealed record Document(string Kind, string PublicKey, string PrivateKey);
 
@@ -50,7 +50,7 @@ public sealed class CustodyKeyPair : IDisposable
         {
             using (var stream = new FileStream(temp, options))
             {
-                JsonSerializer.Serialize(stream, doc, Json);
+                JsonSerializer.Serialize(stream, doc, StrictJson.Options);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -81,13 +81,13 @@ public sealed class CustodyKeyPair : IDisposable
         Document? doc;
         try
         {
-            doc = JsonSerializer.Deserialize<Document>(text, Json);
+            doc = JsonSerializer.Deserialize<Document>(text, StrictJson.Options);
         }
         catch (JsonException e)
         {
             throw Bad(path, $"not a custody key file: {e.Message}", e);
         }
-        if (doc?.Kind != Kind || doc.PublicKey is null || doc.PrivateKey is null) throw Bad(path, $"not a custody key file (kind must be '{Kind}')");
+        if (doc?.Kind != Kind) throw Bad(path, $"not a custody key file (kind must be '{Kind}')");
         byte[] secret;
         try
         {
