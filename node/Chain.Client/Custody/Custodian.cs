@@ -48,7 +48,8 @@ public sealed class Custodian(string chainId, string organisation, CustodyKeyPai
     public ShareCheck OpenShare(CustodyRecord custody, IReadOnlyList<byte[]> ciphertexts)
     {
         if (ciphertexts.Count != custody.Epoch + 1)
-            throw new CustodyException($"{custody.Id} is at epoch {custody.Epoch}: expected {custody.Epoch + 1} sealed shares (epoch 0 and every refresh), got {ciphertexts.Count}");
+            throw new CustodyException($"{custody.Id} is at epoch {custody.Epoch}: expected {custody.Epoch + 1} sealed shares "
+                + $"(epoch 0 and every refresh), got {ciphertexts.Count}");
         return Check(custody, Scalars.Sum(ciphertexts.Select((c, epoch) => Open(custody.Id, epoch, c))));
     }
 
@@ -77,7 +78,8 @@ public sealed class Custodian(string chainId, string organisation, CustodyKeyPai
     {
         var (custody, check) = await OpenCurrentWithRecordAsync(reader, id, cancellationToken).ConfigureAwait(false);
         if (!check.Valid)
-            throw new CustodyException($"{organisation}'s share of {id} at epoch {custody.Epoch} does not verify against the commitments: complain, do not approve");
+            throw new CustodyException($"{organisation}'s share of {id} at epoch {custody.Epoch} does not verify against the commitments: "
+                + "complain, do not approve");
         return Approve(custody, check.Share, requestId);
     }
 

@@ -40,7 +40,7 @@ public sealed record CustodyCall(string Function, IReadOnlyList<string> Args)
 
 public static class CustodyCallExtensions
 {
-    /// <summary>Signs <paramref name="call"/> with the client's key and submits it (see <see cref="ChainClient.SubmitAsync(string, string, IReadOnlyList{byte[]}, bool, TimeSpan?, CancellationToken)"/>).</summary>
+    /// <summary>Signs <paramref name="call"/> with the client's key (next nonce) and submits it to the custody contract.</summary>
     public static Task<SubmitResult> SubmitAsync(this ChainClient client, CustodyCall call, bool wait = true, TimeSpan? timeout = null,
         CancellationToken cancellationToken = default) =>
         client.SubmitAsync(CustodyCall.Contract, call.Function, call.EncodedArgs(), wait, timeout, cancellationToken);

@@ -23,9 +23,11 @@ public sealed class Requester(string chainId, string organisation, CustodyKeyPai
     public ReleaseCheck CheckApprovals(CustodyRecord custody, string requestId)
     {
         if (!custody.Releases.TryGetValue(requestId, out var request)) throw new CustodyException($"{custody.Id} has no release request {requestId}");
-        if (request.Requester != organisation) throw new CustodyException($"release request {requestId} of {custody.Id} was made by {request.Requester}, not {organisation}");
+        if (request.Requester != organisation)
+            throw new CustodyException($"release request {requestId} of {custody.Id} was made by {request.Requester}, not {organisation}");
         if (request.RequesterKey != key.PublicKeyHex)
-            throw new CustodyException($"release request {requestId} of {custody.Id} is sealed to key {request.RequesterKey}, not to this key ({key.PublicKeyHex})");
+            throw new CustodyException(
+                $"release request {requestId} of {custody.Id} is sealed to key {request.RequesterKey}, not to this key ({key.PublicKeyHex})");
         var commitments = Commitments.Decode(custody);
         var context = new SealContext(chainId, custody.Id, custody.Epoch, organisation, "release:" + requestId);
         var valid = new List<Share>();

@@ -56,7 +56,10 @@ public static class SealedBox
     private static readonly byte[] Info = "chain/custody/sealed-box/v1 chacha20-poly1305"u8.ToArray();
     private static readonly AeadAlgorithm Aead = AeadAlgorithm.ChaCha20Poly1305;
 
-    /// <summary>Seals <paramref name="plaintext"/> to the X25519 key <paramref name="recipientPublicKeyHex"/> (64 hex characters) for <paramref name="context"/>.</summary>
+    /// <summary>
+    /// Seals <paramref name="plaintext"/> to the X25519 key <paramref name="recipientPublicKeyHex"/> (64 hex characters)
+    /// for <paramref name="context"/>.
+    /// </summary>
     public static byte[] Seal(ReadOnlySpan<byte> plaintext, string recipientPublicKeyHex, SealContext context)
     {
         var recipientRaw = ParsePublicKey(recipientPublicKeyHex);
