@@ -288,15 +288,19 @@ public sealed class CustodyClientTests : IDisposable
         var a = new SealContext("ab", "c", 0, "d", "e").Encode();
         var b = new SealContext("a", "bc", 0, "d", "e").Encode();
         Assert.NotEqual(a, b);
+        // Lone surrogates would all encode as U+FFFD: refused rather than silently conflated.
+        Assert.Throws<CustodyException>(() => new SealContext("a", "b", 0, "d", "\ud800").Encode());
     }
 
     [Property(MaxTest = 50)]
     public bool SealedBox_opens_what_it_sealed(byte[] plaintext, int epoch, string? purpose)
     {
         using var key = CustodyKeyPair.Create();
-        var context = new SealContext("chain", "id", epoch, "org", purpose ?? "");
+        var context = new SealContext("chain", "id", epoch, "org", IsValidUnicode(purpose) ? purpose! : "share");
         return SealedBox.Open(SealedBox.Seal(plaintext, key.PublicKeyHex, context), key, context).AsSpan().SequenceEqual(plaintext);
     }
+
+    private static bool IsValidUnicode(string? s) => s is not null && Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(s)) == s;
 
     // ---- key files ----
 

@@ -16,6 +16,7 @@ namespace Chain.Client.Custody;
 public sealed record SealContext(string ChainId, string SecretId, int Epoch, string Recipient, string Purpose)
 {
     private static readonly byte[] Domain = "chain/custody/seal-context/v1"u8.ToArray();
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Canonical bytes: a domain tag, then each string as a 4-byte big-endian length and UTF-8, the epoch as 4 bytes big-endian.</summary>
     public byte[] Encode()
@@ -24,7 +25,15 @@ public sealed record SealContext(string ChainId, string SecretId, int Epoch, str
         buffer.Write(Domain);
         foreach (var field in new[] { ChainId, SecretId, Recipient, Purpose })
         {
-            var bytes = Encoding.UTF8.GetBytes(field ?? throw new CustodyException("a seal context field is null"));
+            byte[] bytes;
+            try
+            {
+                bytes = StrictUtf8.GetBytes(field ?? throw new CustodyException("a seal context field is null"));
+            }
+            catch (EncoderFallbackException e)
+            {
+                throw new CustodyException($"a seal context field is not valid Unicode: {e.Message}", e);
+            }
             WriteInt(buffer, bytes.Length);
             buffer.Write(bytes);
         }
