@@ -78,6 +78,9 @@ public sealed class ChainClient : IDisposable
 
     public PublicKey? PublicKey => _key?.PublicKey;
 
+    /// <summary>Raised with every transaction just before it is sent (tests and tools that keep a record of what was submitted).</summary>
+    public event Action<Transaction>? Submitting;
+
     public async Task<NodeStatus> StatusAsync(CancellationToken cancellationToken = default) =>
         await Api.GetStatusAsync(new StatusRequest(), cancellationToken: cancellationToken).ConfigureAwait(false);
 
@@ -105,6 +108,7 @@ public sealed class ChainClient : IDisposable
 
     public async Task<SubmitResult> SubmitAsync(Transaction tx, bool wait = true, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
+        Submitting?.Invoke(tx);
         var ms = (uint)Math.Clamp((timeout ?? TimeSpan.FromSeconds(30)).TotalMilliseconds, 1, 60_000);
         SubmitResponse r;
         try

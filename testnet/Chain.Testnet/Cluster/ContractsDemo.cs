@@ -31,7 +31,9 @@ internal static class ContractsDemo
     private static readonly string[] Devices = ["infusion-pump-0042", "ventilator-07", "ecg-monitor-3"];
     private static readonly string[] Severities = ["low", "medium", "high", "critical"];
 
-    public static async Task<IReadOnlyList<DemoCheck>> RunAsync(TestnetLayout layout, TextWriter output, CancellationToken cancellation)
+    /// <summary>Runs the scenario; <paramref name="submitting"/> is told of every transaction before it is submitted (the cluster tests keep a record).</summary>
+    public static async Task<IReadOnlyList<DemoCheck>> RunAsync(TestnetLayout layout, TextWriter output, CancellationToken cancellation,
+        Action<Chain.Ledger.Model.Transaction>? submitting = null)
     {
         var manifest = Manifest.Load(layout);
         var checks = new List<DemoCheck>();
@@ -50,7 +52,12 @@ internal static class ContractsDemo
         hospitals = hospitals.Take(4).ToList();
         var cas = manifest.TrustedCas(layout).ToList();
         string NodeOf(string organisation) => manifest.Nodes.First(n => n.Organisation == organisation).Listen;
-        ChainClient Connect(string client, string address) => ChainClient.Open(layout.ClientDir(client), address, cas);
+        ChainClient Connect(string client, string address)
+        {
+            var connected = ChainClient.Open(layout.ClientDir(client), address, cas);
+            if (submitting is not null) connected.Submitting += submitting;
+            return connected;
+        }
 
         var apps = hospitals.ToDictionary(h => h, h => Connect($"{h}-app", NodeOf(h)));
         var reader = Connect(manifest.Clients.First(c => c.Role == Role.Auditor).Name, manifest.Nodes[^1].Listen);

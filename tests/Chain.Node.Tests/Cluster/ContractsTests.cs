@@ -29,7 +29,7 @@ public sealed class ContractsTests(SharedCluster shared, ITestOutputHelper outpu
         foreach (var run in new[] { 1, 2 })
         {
             var text = new StringWriter();
-            var checks = await ContractsDemo.RunAsync(_cluster.Layout, text, cancel.Token);
+            var checks = await ContractsDemo.RunAsync(_cluster.Layout, text, cancel.Token, _cluster.Book.Attempt);
             foreach (var line in text.ToString().Split('\n')) _cluster.Log.Line(line.TrimEnd());
             Assert.All(checks, c => Assert.True(c.Ok, c.What));
             var all = string.Join("\n", checks.Select(c => c.What));
