@@ -229,8 +229,8 @@ public class ContractBenchmarks
         {
             if (!o.Success) throw new InvalidOperationException($"{what}: transaction {o.TxId.Short} failed: {o.Error}");
         }
-        if (result.Writes.Count != expectedWrites)
-            throw new InvalidOperationException($"{what}: {result.Writes.Count} state writes, expected {expectedWrites}");
+        if (result.ContractWrites.Count != expectedWrites)
+            throw new InvalidOperationException($"{what}: {result.ContractWrites.Count} state writes, expected {expectedWrites}");
     }
 
     /// <summary>The next block on the store's tip with its commit certificate (signed here, in setup).</summary>

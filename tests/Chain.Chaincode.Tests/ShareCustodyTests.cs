@@ -144,4 +144,35 @@ public sealed class ShareCustodyTests : ContractHarness
         Ok(Tx(A, "refresh", "k", Csv(delta), JsonSerializer.Serialize(new Dictionary<string, string> { ["hospital-b"] = "Aw==", ["hospital-a"] = "BA==" })));
         Assert.NotNull(State("share/k/1/hospital-a"));
     }
+
+    [Fact]
+    public void A_refresh_expires_open_requests_and_approvals_wait_for_an_active_custody()
+    {
+        Setup();
+        Ok(Tx(B, "ack", "model-key"));
+        Ok(Tx(C, "ack", "model-key"));
+        Ok(Tx(Regulator, "request", "model-key", "r1", X25519));
+        Ok(Tx(B, "approve", "model-key", "r1", "AAEC"));
+        Ok(Tx(A, "refresh", "model-key", Csv(Feldman.DealRefresh(2, 3, Source(7))), Ciphertexts("1")));
+        var custody = Read("model-key");
+        Assert.Equal("expired", custody.Releases["r1"].Status);
+        Assert.Equal("dealt", custody.Status);
+        Refused(Tx(C, "approve", "model-key", "r1", "AwQF"), "not active");
+        Ok(Tx(B, "ack", "model-key"));
+        Ok(Tx(C, "ack", "model-key"));
+        Refused(Tx(C, "approve", "model-key", "r1", "AwQF"), "is expired");
+    }
+
+    [Fact]
+    public void Commitments_are_stored_canonically_and_a_replacement_does_not_clear_a_dispute()
+    {
+        foreach (var k in new[] { A, B, C }) Ok(Tx(k, "register-key", X25519));
+        var dealing = Feldman.Deal(BigInteger.Ten, 2, 2, Source(8));
+        var two = JsonSerializer.Serialize(new Dictionary<string, string> { ["hospital-b"] = "AQ==", ["hospital-c"] = "Ag==" });
+        Ok(Tx(A, "deal", "k", "2", "hospital-b,hospital-c", Csv(dealing).ToUpperInvariant(), two));
+        Assert.Equal(Csv(dealing), string.Join(",", Read("k").Commitments));
+        Ok(Tx(B, "complain", "k", dealing.Shares[0].Value.Add(BigInteger.One).ToString(16)));
+        Ok(Tx(A, "replace", "k", "hospital-c", "hospital-a"));
+        Assert.Equal("disputed", Read("k").Status);
+    }
 }

@@ -46,7 +46,8 @@ public sealed record Custody(
 /// t custodians to re-encrypt their shares to the requester.</item>
 /// <item><c>refresh(id, deltaCommitmentsCsv, sharesJson)</c>: the dealer or a custodian publishes a zero-secret dealing
 /// (its first commitment must be the identity); commitments become old + delta, the epoch advances, and custodians must
-/// acknowledge again. Old shares no longer combine with new ones.</item>
+/// acknowledge again. Old shares no longer combine with new ones. Requests still open expire (their approvals were of
+/// the old epoch); approvals need the custody active, so every approval of a released request is of one epoch.</item>
 /// <item><c>replace(id, oldCustodian, newCustodian)</c>: the dealer swaps a custodian; it takes effect with the next
 /// refresh, which must carry a share for the new custodian.</item>
 /// </list>
@@ -87,7 +88,7 @@ public sealed class ShareCustodyContract : IContract
                 var commitments = Points(ctx, a[3], t);
                 ctx.Require(!commitments[0].IsInfinity, "the first commitment (to the secret) must not be the identity");
                 PutShares(ctx, a[0], 0, custodians, a[4]);
-                Save(ctx, new Custody(a[0], me, t, custodians, [.. a[3].Split(',')], 0, [], [], [], "dealt"));
+                Save(ctx, new Custody(a[0], me, t, custodians, [.. commitments.Select(c => Convert.ToHexStringLower(Feldman.Encode(c)))], 0, [], [], [], "dealt"));
                 ctx.Emit("dealt", Encoding.UTF8.GetBytes(a[0]));
                 break;
             }
@@ -136,6 +137,7 @@ public sealed class ShareCustodyContract : IContract
                 var a = ContractArgs.Strings(ctx, args, 3, "approve(id, requestId, ciphertextB64)");
                 var custody = Load(ctx, a[0]);
                 ctx.Require(custody.Custodians.Contains(me), $"{me} is not a custodian of {custody.Id}");
+                ctx.Require(custody.Status == "active", $"secret {custody.Id} is {custody.Status}, not active: approvals wait for the custodians' acknowledgements");
                 ctx.Require(custody.Releases.TryGetValue(a[1], out var request), $"no request {a[1]}");
                 ctx.Require(request!.Status == "open", $"request {a[1]} is {request.Status}");
                 ctx.Require(!request.Approvals.ContainsKey(me), $"{me} already approved request {a[1]}");
@@ -158,6 +160,9 @@ public sealed class ShareCustodyContract : IContract
                 var renewed = old.Zip(delta, (x, y) => Convert.ToHexStringLower(Feldman.Encode(x.Add(y).Normalize()))).ToList();
                 var epoch = custody.Epoch + 1;
                 PutShares(ctx, custody.Id, epoch, custody.Custodians, a[2]);
+                // Approvals re-encrypt shares of one epoch: a request still open across a refresh could mix epochs, so it expires.
+                foreach (var (rid, r) in custody.Releases.Where(r => r.Value.Status == "open").ToList())
+                    custody.Releases[rid] = r with { Status = "expired" };
                 Save(ctx, custody with { Commitments = renewed, Epoch = epoch, Acks = [], Status = custody.Status == "disputed" ? "disputed" : "dealt" });
                 ctx.Emit("refreshed", Encoding.UTF8.GetBytes($"{custody.Id}:{epoch}"));
                 break;
@@ -173,7 +178,7 @@ public sealed class ShareCustodyContract : IContract
                 ctx.Require(ctx.Get($"keys/{a[2]}") is not null, $"{a[2]} has no registered custody key");
                 custody.Custodians[at] = a[2];
                 custody.Acks.Remove(a[1]);
-                Save(ctx, custody with { Status = "dealt" });
+                Save(ctx, custody with { Status = custody.Status == "disputed" ? "disputed" : "dealt" });
                 ctx.Emit("replaced", Encoding.UTF8.GetBytes($"{custody.Id}:{a[1]}>{a[2]}"));
                 break;
             }
@@ -239,7 +244,9 @@ public sealed class ShareCustodyContract : IContract
     {
         var bytes = ctx.Get($"secret/{id}");
         ctx.Require(bytes is not null, $"secret {id} does not exist");
-        return JsonSerializer.Deserialize<Custody>(bytes!, ContractArgs.Json)!;
+        var custody = JsonSerializer.Deserialize<Custody>(bytes!, ContractArgs.Json);
+        ctx.Require(custody is not null, $"secret {id} has an empty record");
+        return custody!;
     }
 
     private static void Save(ContractContext ctx, Custody custody) =>
