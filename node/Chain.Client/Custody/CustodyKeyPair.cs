@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Chain.Ledger.Identity;
 using NSec.Cryptography;
 
@@ -12,8 +11,6 @@ namespace Chain.Client.Custody;
 public sealed class CustodyKeyPair : IDisposable
 {
     private const string Kind = "chain-x25519-custody-key";
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
 
     private sealed record Document(string Kind, string PublicKey, string PrivateKey);
 
@@ -44,15 +41,9 @@ public sealed class CustodyKeyPair : IDisposable
         var full = Path.GetFullPath(path);
         var doc = new Document(Kind, PublicKeyHex, Convert.ToHexStringLower(Key.Export(KeyBlobFormat.RawPrivateKey)));
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
         try
         {
-            using (var stream = new FileStream(temp, options))
-            {
-                JsonSerializer.Serialize(stream, doc, StrictJson.Options);
-                stream.Flush(flushToDisk: true);
-            }
+            SecretFile.WriteNew(temp, doc);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -67,27 +58,8 @@ public sealed class CustodyKeyPair : IDisposable
     {
         static CustodyException Bad(string path, string why, Exception? e = null) =>
             e is null ? new($"custody key file {path}: {why}") : new($"custody key file {path}: {why}", e);
-        string text;
-        try
-        {
-            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(OwnerOnly | UnixFileMode.UserExecute)) != 0)
-                throw Bad(path, "is readable or writable by group or others; run chmod 600 on it");
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Bad(path, $"cannot read: {e.Message}", e);
-        }
-        Document? doc;
-        try
-        {
-            doc = JsonSerializer.Deserialize<Document>(text, StrictJson.Options);
-        }
-        catch (JsonException e)
-        {
-            throw Bad(path, $"not a custody key file: {e.Message}", e);
-        }
-        if (doc?.Kind != Kind) throw Bad(path, $"not a custody key file (kind must be '{Kind}')");
+        var doc = SecretFile.Read<Document>(path, "a custody key file", (why, e) => Bad(path, why, e));
+        if (doc.Kind != Kind) throw Bad(path, $"not a custody key file (kind must be '{Kind}')");
         byte[] secret;
         try
         {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Chain.Accel;
 
 namespace Chain.Ledger.Identity;
@@ -10,7 +9,6 @@ namespace Chain.Ledger.Identity;
 public static class KeyFile
 {
     private const string Kind = "chain-ed25519-key";
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private sealed record Document(string Kind, string Name, string PublicKey, string Seed);
 
@@ -26,12 +24,9 @@ public static class KeyFile
     public static void Write(string path, string name, SigningKey key)
     {
         var doc = new Document(Kind, name, key.PublicKey.ToString(), Convert.ToHexStringLower(key.ExportSeed()));
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
         try
         {
-            using var stream = new FileStream(path, options);
-            JsonSerializer.Serialize(stream, doc, StrictJson.Options);
+            SecretFile.WriteNew(path, doc);
         }
         catch (IOException e)
         {
@@ -44,27 +39,8 @@ public static class KeyFile
     {
         static LedgerException Bad(string path, string why, Exception? e = null) =>
             new(LedgerError.InvalidKeyFile, $"{path}: {why}", e);
-        string text;
-        try
-        {
-            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(OwnerOnly | UnixFileMode.UserExecute)) != 0)
-                throw Bad(path, "is readable or writable by group or others; run chmod 600 on it");
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw Bad(path, $"cannot read: {e.Message}", e);
-        }
-        Document? doc;
-        try
-        {
-            doc = JsonSerializer.Deserialize<Document>(text, StrictJson.Options);
-        }
-        catch (JsonException e)
-        {
-            throw Bad(path, $"not a key file: {e.Message}", e);
-        }
-        if (doc is null || doc.Kind != Kind) throw Bad(path, $"kind must be '{Kind}'");
+        var doc = SecretFile.Read<Document>(path, "a key file", (why, e) => Bad(path, why, e));
+        if (doc.Kind != Kind) throw Bad(path, $"kind must be '{Kind}'");
         byte[] seed;
         try
         {
