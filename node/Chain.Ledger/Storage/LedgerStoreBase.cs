@@ -74,7 +74,17 @@ public abstract class LedgerStoreBase : ILedgerStore
         _tip = LoadTip();
     }
 
-    private Tip LoadTip()
+    /// <summary>For a read-only open: checks the genesis hash and reads the tip record, nothing more (the auditor's verifier checks the rest).</summary>
+    protected void InitialiseReadOnly(Hash32 genesisHash)
+    {
+        var stored = Read(Column.Meta, Key(GenesisKey)) ?? throw Corrupt("not a ledger: the genesis hash record is missing");
+        if (stored.Length != Hash32.Size || Hash32.FromBytes(stored) != genesisHash)
+            throw Corrupt("this data directory belongs to another chain (genesis hash differs)");
+        GenesisHash = genesisHash;
+        _tip = LoadTip(check: false);
+    }
+
+    private Tip LoadTip(bool check = true)
     {
         var tip = Read(Column.Meta, Key(TipKey));
         var root = Read(Column.Meta, Key(StateRootKey));
@@ -84,6 +94,7 @@ public abstract class LedgerStoreBase : ILedgerStore
         var timestamp = BinaryPrimitives.ReadInt64BigEndian(tip.AsSpan(40));
         var executed = BinaryPrimitives.ReadUInt64BigEndian(tip.AsSpan(48));
         var stateRoot = Hash32.FromBytes(root);
+        if (!check) return new Tip(height, hash, timestamp, executed, stateRoot);
         if (height > 0)
         {
             var block = GetBlock(height) ?? throw Corrupt($"tip block {height} is missing");

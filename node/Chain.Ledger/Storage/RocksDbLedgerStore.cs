@@ -61,6 +61,42 @@ public sealed class RocksDbLedgerStore : LedgerStoreBase
         return store;
     }
 
+    /// <summary>
+    /// Opens an existing data directory read-only (a copy, or the directory of a running node: RocksDB's read-only mode
+    /// takes no lock). Only the genesis hash and the tip record are checked here, so an auditor can open a damaged
+    /// ledger and have the verifier name what is wrong; every write throws <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public static RocksDbLedgerStore OpenReadOnly(string path, Chain.Accel.Hash32 genesisHash, LedgerLimits? limits = null)
+    {
+        if (!Directory.Exists(path) || !File.Exists(System.IO.Path.Combine(path, "CURRENT")))
+            throw Corrupt($"{path} is not a ledger data directory (no RocksDB database there)");
+        var options = new DbOptions().SetParanoidChecks(true);
+        var families = new ColumnFamilies();
+        foreach (var name in ColumnNames) families.Add(name, new ColumnFamilyOptions());
+        RocksDb db;
+        try
+        {
+            db = RocksDb.OpenReadOnly(options, path, families, errIfLogFileExists: false);
+        }
+        catch (RocksDbException e)
+        {
+            throw Corrupt($"cannot open RocksDB at {path} read-only: {e.Message}");
+        }
+        var store = new RocksDbLedgerStore(db, limits ?? LedgerLimits.Default) { Path = path, _readOnly = true };
+        try
+        {
+            store.InitialiseReadOnly(genesisHash);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+        return store;
+    }
+
+    private bool _readOnly;
+
     protected override byte[]? Read(Column column, ReadOnlySpan<byte> key) => _db.Get(key.ToArray(), _columns[(int)column]);
 
     protected override IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix)
@@ -76,6 +112,7 @@ public sealed class RocksDbLedgerStore : LedgerStoreBase
 
     protected override void Write(IReadOnlyList<StoreOp> ops, bool sync)
     {
+        if (_readOnly) throw new InvalidOperationException($"the ledger at {Path} is open read-only");
         using var batch = new WriteBatch();
         foreach (var op in ops)
         {

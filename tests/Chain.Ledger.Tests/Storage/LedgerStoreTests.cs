@@ -166,6 +166,26 @@ public class LedgerStoreTests
     }
 
     [Fact]
+    public void A_data_directory_opens_read_only_beside_its_writer_and_refuses_writes()
+    {
+        using var dir = new TempDir();
+        using var chain = new ChainBuilder();
+        using var writer = ChainBuilder.Open("rocksdb", dir);
+        for (var i = 0; i < 3; i++) writer.Commit(chain.Next(writer, [chain.Tx()]), [ChainBuilder.Put($"k{i}", "v")]);
+        using (var reader = RocksDbLedgerStore.OpenReadOnly(dir.Path, writer.GenesisHash))
+        {
+            Assert.Equal((writer.Height, writer.TipHash, writer.StateRoot), (reader.Height, reader.TipHash, reader.StateRoot));
+            Assert.Equal(writer.GetBlockBytes(2), reader.GetBlockBytes(2));
+            Assert.Equal("v"u8.ToArray(), reader.GetState("k1"u8)!.Value);
+            Assert.Throws<InvalidOperationException>(() => reader.PutMeta("x", [1]));
+        }
+        Assert.Equal(LedgerError.StoreCorrupt,
+            Assert.Throws<LedgerException>(() => RocksDbLedgerStore.OpenReadOnly(dir.Path, Hash32.Sha256("other"u8))).Error);
+        using var empty = new TempDir();
+        Assert.Equal(LedgerError.StoreCorrupt, Assert.Throws<LedgerException>(() => RocksDbLedgerStore.OpenReadOnly(empty.Path, writer.GenesisHash)).Error);
+    }
+
+    [Fact]
     public void RocksDb_and_in_memory_stores_agree_on_every_root_for_the_same_blocks()
     {
         var seed = Environment.TickCount;
