@@ -259,6 +259,28 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
         return ev;
     }
 
+    private const int DefaultEvidence = 1_000, MaxEvidence = 10_000;
+
+    public override Task<ListEvidenceResponse> ListEvidence(ListEvidenceRequest request, ServerCallContext context)
+    {
+        var limit = request.Limit == 0 ? DefaultEvidence : (int)Math.Min(request.Limit, MaxEvidence);
+        // Keep only the newest records (bounded memory however many there are).
+        var newest = new Queue<string>(Math.Min(limit, 64));
+        var truncated = false;
+        foreach (var (_, value) in store.ScanMeta("evidence/"))
+        {
+            if (newest.Count == limit)
+            {
+                newest.Dequeue();
+                truncated = true;
+            }
+            newest.Enqueue(System.Text.Encoding.UTF8.GetString(value));
+        }
+        var response = new ListEvidenceResponse { Truncated = truncated };
+        response.Records.AddRange(newest);
+        return Task.FromResult(response);
+    }
+
     public override Task<NodeStatus> GetStatus(StatusRequest request, ServerCallContext context)
     {
         var d = driver();

@@ -70,8 +70,12 @@ public sealed class GrpcLedgerSource(ChainClient client, string address, bool ow
         }
     }
 
-    /// <summary>Not served by the node API yet: empty.</summary>
-    public Task<IReadOnlyList<string>> EvidenceAsync(CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<string>>([]);
+    /// <summary>The node's evidence records (<c>ListEvidence</c>), up to the node's maximum, newest last.</summary>
+    public async Task<IReadOnlyList<string>> EvidenceAsync(CancellationToken cancellationToken = default)
+    {
+        var r = await client.Api.ListEvidenceAsync(new ListEvidenceRequest { Limit = 10_000 }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return [.. r.Records];
+    }
 
     public void Dispose()
     {
