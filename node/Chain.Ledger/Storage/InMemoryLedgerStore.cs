@@ -14,9 +14,9 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
         Enumerable.Range(0, Enum.GetValues<Column>().Length)
             .Select(_ => new SortedDictionary<byte[], byte[]>(ByteComparer.Instance)).ToArray();
 
-    private InMemoryLedgerStore(LedgerLimits limits) : base(limits)
-    {
-    }
+    private readonly bool _keepBlocks;
+
+    private InMemoryLedgerStore(LedgerLimits limits, bool keepBlocks = true) : base(limits) => _keepBlocks = keepBlocks;
 
     public static InMemoryLedgerStore Create(Genesis genesis, LedgerLimits? limits = null) =>
         Create(genesis.Hash, genesis.Timestamp, limits);
@@ -25,6 +25,19 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
     {
         var store = new InMemoryLedgerStore(limits ?? LedgerLimits.Default);
         store.Initialise(genesisHash, genesisTimestamp);
+        return store;
+    }
+
+    /// <summary>
+    /// A store for replaying a ledger read from elsewhere (an auditor's verifier): the same rules and state, transaction
+    /// index and state roots, but block bytes are not kept (<see cref="LedgerStoreBase.GetBlock"/> returns null), so
+    /// memory grows with the state, not with the chain.
+    /// </summary>
+    public static InMemoryLedgerStore CreateReplay(Genesis genesis, LedgerLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(genesis);
+        var store = new InMemoryLedgerStore(limits ?? LedgerLimits.Default, keepBlocks: false);
+        store.Initialise(genesis.Hash, genesis.Timestamp);
         return store;
     }
 
@@ -46,6 +59,7 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
         {
             foreach (var op in ops)
             {
+                if (!_keepBlocks && op.Column == Column.Blocks) continue;
                 if (op.Value is null) _tables[(int)op.Column].Remove(op.Key);
                 else _tables[(int)op.Column][op.Key] = op.Value;
             }
