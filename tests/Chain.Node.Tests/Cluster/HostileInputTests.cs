@@ -132,6 +132,19 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
     // ---- Test 6: what may be sent.
 
     [Fact]
+    public async Task ListEvidence_serves_the_nodes_records_to_an_auditor()
+    {
+        var ledger = _cluster.Client("auditor-1").Ledger(2);
+        var all = await ledger.ListEvidenceAsync(new ListEvidenceRequest());
+        Assert.False(all.Truncated);
+        // Nobody equivocates here; whatever a node did record is JSON as stored.
+        foreach (var record in all.Records) System.Text.Json.JsonDocument.Parse(record).Dispose();
+        var one = await ledger.ListEvidenceAsync(new ListEvidenceRequest { Limit = 1 });
+        Assert.True(one.Records.Count <= 1);
+        Assert.Equal(all.Records.Count > 1, one.Truncated);
+    }
+
+    [Fact]
     public async Task Malformed_and_oversized_submissions_get_typed_errors()
     {
         var client = _cluster.Client("hospital-b-app");
