@@ -84,6 +84,6 @@ internal static class Cli
     public static string OneLine(string message)
     {
         var line = message.Split('\n')[0].TrimEnd();
-        return new string([.. line.Select(c => char.IsControl(c) ? '?' : c)]);
+        return new string([.. line.Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c)]);
     }
 }

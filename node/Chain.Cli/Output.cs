@@ -45,7 +45,7 @@ internal sealed class Output
 
     public void WriteJson(object document) => Writer.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
 
-    public void Line(string text = "") => Console.WriteLine(text);
+    public void Line(string text = "") => Console.WriteLine(Printable(text));
 
     /// <summary>"name: value" lines, aligned.</summary>
     public void Fields(params (string Name, object? Value)[] fields)
@@ -69,11 +69,33 @@ internal sealed class Output
     public static string Text(object? value) => value switch
     {
         null => "",
-        string s => Cli.OneLine(s),
+        string s => Printable(s),
         bool b => b ? "yes" : "no",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => Cli.OneLine(value.ToString() ?? ""),
+        _ => Printable(value.ToString() ?? ""),
     };
+
+    /// <summary>
+    /// Text from the ledger made safe for a terminal: line breaks and tabs escaped (\n, \r, \t), other control and
+    /// format characters (escape sequences, bidirectional overrides) shown as '?'.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            switch (c)
+            {
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    sb.Append(char.IsControl(c) || char.GetUnicodeCategory(c) == UnicodeCategory.Format ? '?' : c);
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
 
     /// <summary>A block timestamp (Unix ms) as UTC ISO 8601; the raw number if out of range.</summary>
     public static string Time(long unixMs) =>
@@ -104,8 +126,8 @@ internal sealed class Output
     public static string MemberText(Genesis genesis, PublicKey key) =>
         Member(genesis, key) is ({ } org, { } name) ? $"{org}/{name}" : $"unknown key {key.Raw.Short}";
 
-    public static string ValidatorText(Genesis genesis, ushort id) =>
-        genesis.Validators.TryGet(id, out var v) ? $"{id} ({v.Organisation}/{v.Name})" : $"{id} (not a validator)";
+    public static string ValidatorText(Genesis genesis, uint id) =>
+        id <= ushort.MaxValue && genesis.Validators.TryGet((ushort)id, out var v) ? $"{id} ({v.Organisation}/{v.Name})" : $"{id} (not a validator)";
 
     public static string Hash(Hash32 hash) => hash.ToString();
 }

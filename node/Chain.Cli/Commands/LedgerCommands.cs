@@ -62,9 +62,9 @@ internal static class LedgerCommands
             };
             if (s is not null)
             {
-                fields.Add(("node", Output.ValidatorText(c.Genesis, checked((ushort)s.NodeId))));
+                fields.Add(("node", Output.ValidatorText(c.Genesis, s.NodeId)));
                 fields.Add(("view", s.View));
-                fields.Add(("primary", Output.ValidatorText(c.Genesis, checked((ushort)s.Primary))));
+                fields.Add(("primary", Output.ValidatorText(c.Genesis, s.Primary)));
                 fields.Add(("in view change", s.InViewChange));
                 fields.Add(("peers online", $"{s.PeersConnected} of {c.Genesis.Validators.Count - 1}"));
                 fields.Add(("mempool", s.MempoolSize));
