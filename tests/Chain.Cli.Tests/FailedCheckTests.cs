@@ -32,6 +32,8 @@ public sealed class FailedCheckTests : IDisposable
         var result = ledger.Runtime().Execute(block, new StoreStateView(store));
         store.Commit(new CommittedBlock(block, ledger.Certify(block, [0, 1])), result.Writes);
         _weakTx = tx.Id.ToString();
+        store.PutMeta("evidence/00000000000000000003/2/Equivocation", """{"kind":"Equivocation","offender":2,"seq":3}"""u8);
+        store.PutMeta("evidence/00000000000000000004/1/Garbled", "not json \u001b[2J"u8);
     }
 
     private string[] Offline(params string[] args) => [.. args, "--data", _data, "--genesis", _genesis];
@@ -55,6 +57,19 @@ public sealed class FailedCheckTests : IDisposable
         var checks = r.Json().GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("ok").GetBoolean());
         Assert.False(checks["certificate"]);
         Assert.True(checks["id"] && checks["signature"] && checks["merkle"] && checks["chain"]);
+    }
+
+    [Fact]
+    public async Task Evidence_lists_the_recorded_misbehaviour()
+    {
+        var j = (await RunAsync(Offline("evidence", "--json"))).Json();
+        Assert.Equal(2, j.GetProperty("count").GetInt32());
+        Assert.Equal(2, j.GetProperty("evidence")[0].GetProperty("offender").GetInt32());
+        Assert.Equal(System.Text.Json.JsonValueKind.String, j.GetProperty("evidence")[1].ValueKind); // kept as text, not parsed
+        var r = await RunAsync(Offline("evidence"));
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Contains("Equivocation", r.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b", r.Out, StringComparison.Ordinal);
     }
 
     public void Dispose()
