@@ -50,7 +50,8 @@ public sealed class LedgerVerifier(Genesis genesis, ContractRegistry registry, i
     private const int MaxBatchTransactions = 8_192;
 
     private readonly TransactionValidator _transactions = new(genesis, registry.Ids);
-    private readonly int _parallelism = parallelism > 0 ? parallelism : Environment.ProcessorCount;
+    // The replay is sequential and the longest stage, so signature checking leaves it one processor when there are several.
+    private readonly int _signatureWorkers = Math.Max(1, (parallelism > 0 ? parallelism : Environment.ProcessorCount) - 1);
 
     /// <summary>Limits blocks are decoded under (the ledger's defaults unless set).</summary>
     public LedgerLimits Limits { get; init; } = LedgerLimits.Default;
@@ -215,7 +216,7 @@ public sealed class LedgerVerifier(Genesis genesis, ContractRegistry registry, i
             for (var s = 0; s < b.Block.Transactions.Count; s += SignatureChunk)
                 units.Add((i, s, Math.Min(SignatureChunk, b.Block.Transactions.Count - s)));
         }
-        Parallel.For(0, units.Count, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = ct }, u =>
+        Parallel.For(0, units.Count, new ParallelOptions { MaxDegreeOfParallelism = _signatureWorkers, CancellationToken = ct }, u =>
         {
             var (i, start, count) = units[u];
             var committed = batch[i].Block!;
