@@ -257,6 +257,18 @@ public sealed class VerifierTests(VerifierLedger ledger) : IClassFixture<Verifie
     }
 
     [Fact]
+    public async Task A_transaction_replayed_in_a_later_certified_block_is_found()
+    {
+        var path = ledger.Copy();
+        var earlier = ReadBlock(path, 2).Block.Transactions[0];
+        var committed = ReadBlock(path, 20);
+        var rebuilt = Rebuild(committed.Block, [.. committed.Block.Transactions, earlier]);
+        WriteBlock(path, 20, new CommittedBlock(rebuilt, Consortium.Certify(rebuilt)).Encode());
+        var failure = await Fails(path, 20, "transaction");
+        Assert.Contains("already committed", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_certified_tip_block_claiming_a_wrong_state_root_is_found()
     {
         var path = ledger.Copy();
