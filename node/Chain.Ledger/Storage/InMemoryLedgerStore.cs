@@ -10,9 +10,12 @@ namespace Chain.Ledger.Storage;
 public sealed class InMemoryLedgerStore : LedgerStoreBase
 {
     private readonly object _lock = new();
-    private readonly SortedDictionary<byte[], byte[]>[] _tables =
-        Enumerable.Range(0, Enum.GetValues<Column>().Length)
-            .Select(_ => new SortedDictionary<byte[], byte[]>(ByteComparer.Instance)).ToArray();
+    // Columns that are scanned (state, meta) are sorted; the others are only read by key, so hashed (faster for the
+    // state tree, which every commit reads and writes along each changed path).
+    private readonly IDictionary<byte[], byte[]>[] _tables =
+        Enum.GetValues<Column>().Select(c => c is Column.State or Column.Meta
+            ? (IDictionary<byte[], byte[]>)new SortedDictionary<byte[], byte[]>(ByteComparer.Instance)
+            : new Dictionary<byte[], byte[]>(ByteComparer.Instance)).ToArray();
 
     private readonly bool _keepBlocks;
 
@@ -50,6 +53,8 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
     {
         KeyValuePair<byte[], byte[]>[] snapshot;
         lock (_lock) snapshot = _tables[(int)column].Where(kv => kv.Key.AsSpan().StartsWith(prefix)).ToArray();
+        if (_tables[(int)column] is not SortedDictionary<byte[], byte[]>)
+            Array.Sort(snapshot, (x, y) => ByteComparer.Instance.Compare(x.Key, y.Key));
         return snapshot;
     }
 
@@ -66,10 +71,19 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
         }
     }
 
-    private sealed class ByteComparer : IComparer<byte[]>
+    private sealed class ByteComparer : IComparer<byte[]>, IEqualityComparer<byte[]>
     {
         public static readonly ByteComparer Instance = new();
 
         public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y.AsSpan());
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y.AsSpan());
+
+        public int GetHashCode(byte[] obj)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(obj);
+            return hash.ToHashCode();
+        }
     }
 }
