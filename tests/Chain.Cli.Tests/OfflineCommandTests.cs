@@ -266,11 +266,4 @@ public sealed class OfflineCommandTests(LedgerFixture ledger) : IClassFixture<Le
     [InlineData("=cmd()", "\"'=cmd()\"")]
     [InlineData(null, "")]
     public void Csv_fields_are_quoted_per_rfc4180(string? value, string expected) => Assert.Equal(expected, Commands.ExportCommand.Csv(value));
-
-    [Fact]
-    public async Task Verify_is_not_built_yet()
-    {
-        var r = await RunAsync(ledger.Offline("verify", "--parallelism", "2"));
-        AssertError(r, "not built yet");
-    }
 }
