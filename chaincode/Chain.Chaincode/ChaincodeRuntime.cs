@@ -1,3 +1,4 @@
+using Chain.Ledger;
 using Chain.Accel;
 using Chain.Ledger.Identity;
 using Chain.Ledger.Model;

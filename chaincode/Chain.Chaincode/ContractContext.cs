@@ -1,3 +1,4 @@
+using Chain.Ledger;
 using System.Text;
 using Chain.Accel;
 
@@ -134,22 +135,5 @@ public sealed class ContractContext
         if (key.Length == 0) throw new ContractException("state keys must not be empty");
         if (key.Length > 512) throw new ContractException($"state key of {key.Length} bytes (at most 512)");
         return [.. _namespace, .. key];
-    }
-}
-
-/// <summary>Orders byte arrays by their bytes (for deterministic iteration) and compares them by content.</summary>
-public sealed class ByteComparer : IComparer<byte[]>, IEqualityComparer<byte[]>
-{
-    public static ByteComparer Instance { get; } = new();
-
-    public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
-
-    public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-
-    public int GetHashCode(byte[] obj)
-    {
-        var h = new HashCode();
-        h.AddBytes(obj);
-        return h.ToHashCode();
     }
 }

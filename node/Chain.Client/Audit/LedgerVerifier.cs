@@ -365,7 +365,7 @@ public sealed class LedgerVerifier(Genesis genesis, ContractRegistry registry, i
 
         public void Add(ulong height, IReadOnlyList<StateWrite> writes)
         {
-            var map = new Dictionary<byte[], byte[]?>(writes.Count, ByteKeys.Instance);
+            var map = new Dictionary<byte[], byte[]?>(writes.Count, ByteComparer.Instance);
             foreach (var w in writes) map[w.Key] = w.Value;
             lock (_lock) _pending.AddLast((height, map));
         }
@@ -394,7 +394,7 @@ public sealed class LedgerVerifier(Genesis genesis, ContractRegistry registry, i
         {
             List<Dictionary<byte[], byte[]?>> overlays;
             lock (_lock) overlays = [.. _pending.Select(p => p.Writes)];
-            var merged = new SortedDictionary<byte[], byte[]?>(ByteKeys.Instance);
+            var merged = new SortedDictionary<byte[], byte[]?>(ByteComparer.Instance);
             foreach (var (key, entry) in store.ScanState(prefix)) merged[key] = entry.Value;
             foreach (var overlay in overlays)
             {
@@ -404,22 +404,6 @@ public sealed class LedgerVerifier(Genesis genesis, ContractRegistry registry, i
                 }
             }
             return merged.Where(kv => kv.Value is not null).Select(kv => KeyValuePair.Create(kv.Key, kv.Value!));
-        }
-    }
-
-    private sealed class ByteKeys : IComparer<byte[]>, IEqualityComparer<byte[]>
-    {
-        public static readonly ByteKeys Instance = new();
-
-        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y.AsSpan());
-
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y.AsSpan());
-
-        public int GetHashCode(byte[] obj)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(obj);
-            return hash.ToHashCode();
         }
     }
 

@@ -70,20 +70,4 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
             }
         }
     }
-
-    private sealed class ByteComparer : IComparer<byte[]>, IEqualityComparer<byte[]>
-    {
-        public static readonly ByteComparer Instance = new();
-
-        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y.AsSpan());
-
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y.AsSpan());
-
-        public int GetHashCode(byte[] obj)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(obj);
-            return hash.ToHashCode();
-        }
-    }
 }
