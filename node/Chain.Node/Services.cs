@@ -195,9 +195,8 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
         var prefix = request.Prefix.ToByteArray();
         var after = request.StartAfter.ToByteArray();
         var response = new ScanStateResponse { Height = store.Height };
-        foreach (var (key, entry) in store.ScanState(prefix))
+        foreach (var (key, entry) in store.ScanState(prefix, after))
         {
-            if (after.Length > 0 && key.AsSpan().SequenceCompareTo(after) <= 0) continue;
             if (response.Entries.Count == limit)
             {
                 response.More = true;

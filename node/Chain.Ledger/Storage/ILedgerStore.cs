@@ -51,7 +51,7 @@ public interface ILedgerStore : IDisposable
     StateEntry? GetState(ReadOnlySpan<byte> key);
 
     /// <summary>Entries whose key starts with <paramref name="prefix"/>, in key order.</summary>
-    IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix);
+    IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> startAfter = default);
 
     /// <summary>A proof of the key's current value, or of its absence, against <see cref="StateRoot"/>.</summary>
     StateProof ProveState(ReadOnlySpan<byte> key);

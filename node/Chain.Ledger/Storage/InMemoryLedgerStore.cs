@@ -49,10 +49,14 @@ public sealed class InMemoryLedgerStore : LedgerStoreBase
         lock (_lock) return _tables[(int)column].TryGetValue(key.ToArray(), out var v) ? v : null;
     }
 
-    protected override IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix)
+    protected override IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix, byte[]? startAfter = null)
     {
         KeyValuePair<byte[], byte[]>[] snapshot;
-        lock (_lock) snapshot = _tables[(int)column].Where(kv => kv.Key.AsSpan().StartsWith(prefix)).ToArray();
+        lock (_lock)
+        {
+            snapshot = _tables[(int)column].Where(kv => kv.Key.AsSpan().StartsWith(prefix) &&
+                (startAfter is null || ByteComparer.Instance.Compare(kv.Key, startAfter) > 0)).ToArray();
+        }
         if (_tables[(int)column] is not SortedDictionary<byte[], byte[]>)
             Array.Sort(snapshot, (x, y) => ByteComparer.Instance.Compare(x.Key, y.Key));
         return snapshot;

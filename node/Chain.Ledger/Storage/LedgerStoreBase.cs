@@ -51,7 +51,8 @@ public abstract class LedgerStoreBase : ILedgerStore
 
     protected abstract byte[]? Read(Column column, ReadOnlySpan<byte> key);
 
-    protected abstract IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix);
+    /// <summary>Entries whose key starts with <paramref name="prefix"/>, in key order; with <paramref name="startAfter"/>, only keys after it (a seek, not a skip).</summary>
+    protected abstract IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix, byte[]? startAfter = null);
 
     protected abstract void Write(IReadOnlyList<StoreOp> ops, bool sync);
 
@@ -135,8 +136,8 @@ public abstract class LedgerStoreBase : ILedgerStore
         return v is null ? null : DecodeEntry(v);
     }
 
-    public IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix) =>
-        Scan(Column.State, prefix.ToArray()).Select(kv => KeyValuePair.Create(kv.Key, DecodeEntry(kv.Value)));
+    public IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> startAfter = default) =>
+        Scan(Column.State, prefix.ToArray(), startAfter.IsEmpty ? null : startAfter.ToArray()).Select(kv => KeyValuePair.Create(kv.Key, DecodeEntry(kv.Value)));
 
     public StateProof ProveState(ReadOnlySpan<byte> key) =>
         SparseMerkleTree.Prove(new NodeReader(this), SparseMerkleTree.KeyHash(key));

@@ -99,13 +99,15 @@ public sealed class RocksDbLedgerStore : LedgerStoreBase
 
     protected override byte[]? Read(Column column, ReadOnlySpan<byte> key) => _db.Get(key.ToArray(), _columns[(int)column]);
 
-    protected override IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix)
+    protected override IEnumerable<KeyValuePair<byte[], byte[]>> Scan(Column column, byte[] prefix, byte[]? startAfter = null)
     {
         using var iterator = _db.NewIterator(_columns[(int)column]);
-        for (iterator.Seek(prefix); iterator.Valid(); iterator.Next())
+        var after = startAfter is not null && startAfter.AsSpan().SequenceCompareTo(prefix) >= 0;
+        for (iterator.Seek(after ? startAfter! : prefix); iterator.Valid(); iterator.Next())
         {
             var key = iterator.Key();
             if (!key.AsSpan().StartsWith(prefix)) yield break;
+            if (after && key.AsSpan().SequenceEqual(startAfter)) continue;
             yield return KeyValuePair.Create(key, iterator.Value());
         }
     }

@@ -14,6 +14,24 @@ public class LedgerStoreTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public void A_state_scan_starts_after_a_key_by_seeking(string kind)
+    {
+        using var dir = new TempDir();
+        using var chain = new ChainBuilder();
+        using var store = ChainBuilder.Open(kind, dir);
+        store.Commit(chain.Next(store, [chain.Tx()]), [.. new[] { "p/a", "p/b", "p/c", "q/a", "o/z" }.Select(k => ChainBuilder.Put(k, "v"))]);
+        string[] Keys(string prefix, string after) =>
+            [.. store.ScanState(B(prefix), B(after)).Select(kv => System.Text.Encoding.UTF8.GetString(kv.Key))];
+        Assert.Equal(["p/a", "p/b", "p/c"], Keys("p/", ""));
+        Assert.Equal(["p/c"], Keys("p/", "p/b"));
+        Assert.Equal(["p/b", "p/c"], Keys("p/", "p/a0"));   // a key between entries
+        Assert.Equal(["p/a", "p/b", "p/c"], Keys("p/", "o/z")); // before the prefix: everything
+        Assert.Empty(Keys("p/", "p/c"));
+        Assert.Empty(Keys("p/", "q/"));                       // beyond the prefix
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     public void Committed_blocks_transactions_and_state_can_be_read_back(string kind)
     {
         using var dir = new TempDir();
