@@ -427,4 +427,17 @@ public sealed class CustodyClientTests : IDisposable
             await Task.CompletedTask;
         }
     }
+
+    [Theory]
+    [InlineData("../keys/hospital-a")]
+    [InlineData("k/0/hospital-a")]
+    [InlineData("")]
+    public async Task Hostile_ids_are_refused_before_any_key_is_read(string id)
+    {
+        var queries = new CustodyQueries(_ledger.Reader);
+        await Assert.ThrowsAsync<ArgumentException>(() => queries.ShowAsync(id));
+        await Assert.ThrowsAsync<ArgumentException>(() => queries.GetShareCiphertextAsync(id, 0, "hospital-a"));
+        await Assert.ThrowsAsync<ArgumentException>(() => queries.GetCustodyKeyAsync(id));
+    }
 }
+

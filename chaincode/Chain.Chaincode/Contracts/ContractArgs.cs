@@ -31,8 +31,7 @@ internal static class ContractArgs
     }
 
     public static void Name(ContractContext ctx, string value, string what) =>
-        ctx.Require(value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or ':'),
-            $"{what} must be 1-64 characters of [A-Za-z0-9._:-]");
+        ctx.Require(ContractNames.IsName(value), $"{what} must be {ContractNames.Rule}");
 
     public static void Sha256(ContractContext ctx, string value, string what) =>
         ctx.Require(value.Length == 64 && value.All(char.IsAsciiHexDigitLower), $"{what} must be 64 lowercase hex characters (SHA-256)");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Chain.Chaincode.Contracts;
 using Chain.Client.Queries;
 
 namespace Chain.Cli.Commands;
@@ -18,7 +19,7 @@ internal static class ContractCommands
     private static string Name(string? value, string what)
     {
         if (value is null || !ContractNames.IsName(value))
-            throw new CliException($"{what} '{Args.Show(value ?? "")}' is not a valid name: names are 1-64 characters of [A-Za-z0-9._:-]");
+            throw new CliException($"{what} '{Args.Show(value ?? "")}' is not a valid name: names are {ContractNames.Rule}");
         return value;
     }
 
@@ -244,11 +245,4 @@ internal static class ContractCommands
         });
         return command;
     }
-}
-
-/// <summary>The contracts' name rule (1-64 characters of [A-Za-z0-9._:-]), checked before any key is built.</summary>
-internal static class ContractNames
-{
-    public static bool IsName(string value) =>
-        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or ':');
 }

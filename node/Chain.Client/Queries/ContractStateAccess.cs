@@ -1,3 +1,4 @@
+using Chain.Chaincode.Contracts;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -31,12 +32,11 @@ internal static class ContractStateAccess
         if (!IsName(value))
         {
             throw new ArgumentException(
-                $"{what} '{Printable(value)}' is not a valid name: names are 1-64 characters of [A-Za-z0-9._:-]", paramName);
+                $"{what} '{Printable(value)}' is not a valid name: names are {ContractNames.Rule}", paramName);
         }
     }
 
-    public static bool IsName(string value) =>
-        value.Length is > 0 and <= 64 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or ':');
+    public static bool IsName(string value) => ContractNames.IsName(value);
 
     /// <summary>A bounded, control-character-free rendering of untrusted input for error messages.</summary>
     private static string Printable(string value)

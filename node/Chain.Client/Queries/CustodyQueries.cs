@@ -43,18 +43,25 @@ public sealed class CustodyQueries(IStateReader reader)
 
     public async Task<CustodyRecord?> GetRecordAsync(string id, CancellationToken cancellationToken = default)
     {
+        ContractStateAccess.RequireName(id, nameof(id), "secret id");
         var key = SecretPrefix + id;
         var bytes = await reader.GetAsync(Encoding.UTF8.GetBytes(key), cancellationToken).ConfigureAwait(false);
         return bytes is null ? null : Parse(key, bytes);
     }
 
     /// <summary>The sealed share the dealing (epoch 0) or the refresh to <paramref name="epoch"/> gave <paramref name="org"/>.</summary>
-    public Task<byte[]?> GetShareCiphertextAsync(string id, int epoch, string org, CancellationToken cancellationToken = default) =>
-        reader.GetAsync(Encoding.UTF8.GetBytes($"{Prefix}share/{id}/{epoch}/{org}"), cancellationToken);
+    public Task<byte[]?> GetShareCiphertextAsync(string id, int epoch, string org, CancellationToken cancellationToken = default)
+    {
+        ContractStateAccess.RequireName(id, nameof(id), "secret id");
+        ContractStateAccess.RequireName(org, nameof(org), "organisation");
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        return reader.GetAsync(Encoding.UTF8.GetBytes($"{Prefix}share/{id}/{epoch}/{org}"), cancellationToken);
+    }
 
     /// <summary>The X25519 public key (hex) <paramref name="org"/> registered for custody, or null.</summary>
     public async Task<string?> GetCustodyKeyAsync(string org, CancellationToken cancellationToken = default)
     {
+        ContractStateAccess.RequireName(org, nameof(org), "organisation");
         var bytes = await reader.GetAsync(Encoding.UTF8.GetBytes($"{Prefix}keys/{org}"), cancellationToken).ConfigureAwait(false);
         return bytes is null ? null : Encoding.UTF8.GetString(bytes);
     }
