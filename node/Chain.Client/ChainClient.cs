@@ -143,12 +143,20 @@ public sealed class GrpcStateReader(Api.V1.Ledger.LedgerClient api, uint pageSiz
 
     public async IAsyncEnumerable<KeyValuePair<byte[], byte[]>> ScanAsync(byte[] prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await foreach (var (key, entry) in ScanEntriesAsync(prefix, cancellationToken).ConfigureAwait(false))
+            yield return KeyValuePair.Create(key, entry.Value);
+    }
+
+    /// <summary>Entries under <paramref name="prefix"/> with their versions, in pages of <c>ScanState</c> (each page starts after the last key).</summary>
+    public async IAsyncEnumerable<KeyValuePair<byte[], Ledger.Storage.StateEntry>> ScanEntriesAsync(byte[] prefix,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
         var after = ByteString.Empty;
         while (true)
         {
             var page = await api.ScanStateAsync(new ScanStateRequest { Prefix = ByteString.CopyFrom(prefix), StartAfter = after, Limit = pageSize },
                 cancellationToken: cancellationToken).ConfigureAwait(false);
-            foreach (var e in page.Entries) yield return KeyValuePair.Create(e.Key.ToByteArray(), e.Value.ToByteArray());
+            foreach (var e in page.Entries) yield return KeyValuePair.Create(e.Key.ToByteArray(), new Ledger.Storage.StateEntry(e.Value.ToByteArray(), e.Version));
             if (!page.More || page.Entries.Count == 0) yield break;
             after = page.Entries[^1].Key;
         }

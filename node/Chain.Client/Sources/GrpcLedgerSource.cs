@@ -1,8 +1,6 @@
-using System.Runtime.CompilerServices;
 using Chain.Accel;
 using Chain.Api.V1;
 using StateEntry = Chain.Ledger.Storage.StateEntry;
-using Google.Protobuf;
 using Grpc.Core;
 
 namespace Chain.Client.Sources;
@@ -11,6 +9,8 @@ namespace Chain.Client.Sources;
 public sealed class GrpcLedgerSource(ChainClient client, string address, bool ownsClient = true) : ILedgerSource
 {
     private const uint PageSize = 2_000;
+
+    private readonly GrpcStateReader _entries = new(client.Api, PageSize);
 
     public ChainClient Client => client;
 
@@ -56,19 +56,8 @@ public sealed class GrpcLedgerSource(ChainClient client, string address, bool ow
         }
     }
 
-    public async IAsyncEnumerable<KeyValuePair<byte[], StateEntry>> ScanStateEntriesAsync(byte[] prefix,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var after = ByteString.Empty;
-        while (true)
-        {
-            var page = await client.Api.ScanStateAsync(new ScanStateRequest { Prefix = ByteString.CopyFrom(prefix), StartAfter = after, Limit = PageSize },
-                cancellationToken: cancellationToken).ConfigureAwait(false);
-            foreach (var e in page.Entries) yield return KeyValuePair.Create(e.Key.ToByteArray(), new StateEntry(e.Value.ToByteArray(), e.Version));
-            if (!page.More || page.Entries.Count == 0) yield break;
-            after = page.Entries[^1].Key;
-        }
-    }
+    public IAsyncEnumerable<KeyValuePair<byte[], StateEntry>> ScanStateEntriesAsync(byte[] prefix, CancellationToken cancellationToken = default) =>
+        _entries.ScanEntriesAsync(prefix, cancellationToken);
 
     /// <summary>The node's evidence records (<c>ListEvidence</c>), up to the node's maximum, newest last.</summary>
     public async Task<IReadOnlyList<string>> EvidenceAsync(CancellationToken cancellationToken = default)
