@@ -1,4 +1,4 @@
-using RocksDbSharp;
+using Chain.Testing;
 using static Chain.Cli.Tests.CliRunner;
 
 namespace Chain.Cli.Tests;
@@ -10,8 +10,6 @@ namespace Chain.Cli.Tests;
 /// </summary>
 public sealed class VerifyCommandTests(LedgerFixture ledger) : IClassFixture<LedgerFixture>
 {
-    private static readonly string[] Columns = ["blocks", "txindex", "state", "statetree", "stateroots", "meta"];
-
     [Fact]
     public async Task An_honest_ledger_verifies()
     {
@@ -32,7 +30,7 @@ public sealed class VerifyCommandTests(LedgerFixture ledger) : IClassFixture<Led
     public async Task A_flipped_byte_in_a_stored_block_is_named()
     {
         using var copy = Copy();
-        Tamper(copy.Ledger, "blocks", HeightKey(5), v => v[v.Length / 2] ^= 0x40);
+        Tamper(copy.Ledger, "blocks", RawLedger.HeightKey(5), v => v[v.Length / 2] ^= 0x40);
         var r = await RunAsync(copy.Offline("verify"));
         Assert.True(r.Code == 1, r.ToString());
         Assert.Contains("ledger FAILED at block 5", r.Out, StringComparison.Ordinal);
@@ -45,17 +43,15 @@ public sealed class VerifyCommandTests(LedgerFixture ledger) : IClassFixture<Led
     public async Task A_state_entry_altered_in_rocksdb_is_found()
     {
         using var copy = Copy();
-        using (var db = Open(copy.Ledger))
+        RawLedger.Tamper(copy.Ledger, (db, cf) =>
         {
-            var state = db.GetColumnFamily("state");
-            using var it = db.NewIterator(state);
+            using var it = db.NewIterator(cf("state"));
             it.Seek("kv/"u8.ToArray());
             Assert.True(it.Valid());
-            var key = it.Key();
             var value = it.Value();
             value[^1] ^= 1;
-            db.Put(key, value, state);
-        }
+            db.Put(it.Key(), value, cf("state"));
+        });
         var j = (await RunAsync(copy.Offline("verify", "--json"))).Json();
         Assert.False(j.GetProperty("ok").GetBoolean(), j.ToString());
         Assert.Equal("state", j.GetProperty("failure").GetProperty("check").GetString());
@@ -65,28 +61,13 @@ public sealed class VerifyCommandTests(LedgerFixture ledger) : IClassFixture<Led
     public async Task Bad_parallelism_is_one_line() =>
         AssertError(await RunAsync(ledger.Offline("verify", "--parallelism", "0")), "--parallelism");
 
-    private static byte[] HeightKey(ulong height)
-    {
-        var key = new byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(key, height);
-        return key;
-    }
-
-    private static RocksDb Open(string path)
-    {
-        var families = new ColumnFamilies();
-        foreach (var name in Columns) families.Add(name, new ColumnFamilyOptions());
-        return RocksDb.Open(new DbOptions(), path, families);
-    }
-
-    private static void Tamper(string path, string column, byte[] key, Action<byte[]> change)
-    {
-        using var db = Open(path);
-        var cf = db.GetColumnFamily(column);
-        var value = db.Get(key, cf) ?? throw new InvalidOperationException($"no {column} entry to tamper with");
-        change(value);
-        db.Put(key, value, cf);
-    }
+    private static void Tamper(string path, string column, byte[] key, Action<byte[]> change) =>
+        RawLedger.Tamper(path, (db, cf) =>
+        {
+            var value = db.Get(key, cf(column)) ?? throw new InvalidOperationException($"no {column} entry to tamper with");
+            change(value);
+            db.Put(key, value, cf(column));
+        });
 
     /// <summary>A copy of the fixture's data directory and genesis, to damage.</summary>
     private TempCopy Copy() => new(ledger);

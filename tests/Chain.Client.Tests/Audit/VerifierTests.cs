@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text;
 using Chain.Accel;
 using Chain.Chaincode;
@@ -7,7 +6,6 @@ using Chain.Client.Sources;
 using Chain.Ledger.Model;
 using Chain.Ledger.Storage;
 using Chain.Testing;
-using RocksDbSharp;
 
 namespace Chain.Client.Tests.Audit;
 
@@ -50,7 +48,6 @@ public sealed class VerifierLedger : IDisposable
 public sealed class VerifierTests(VerifierLedger ledger) : IClassFixture<VerifierLedger>
 {
     private static readonly TestLedger Consortium = TestLedger.Default;
-    private static readonly string[] Columns = ["blocks", "txindex", "state", "statetree", "stateroots", "meta"];
 
     private static async Task<VerifyReport> Verify(string path, IProgress<VerifyProgress>? progress = null)
     {
@@ -67,31 +64,15 @@ public sealed class VerifierTests(VerifierLedger ledger) : IClassFixture<Verifie
         return report.Failure;
     }
 
-    /// <summary>Opens a (closed) ledger directory with RocksDB directly, as an attacker with disk access would.</summary>
-    private static void Tamper(string path, Action<RocksDb, Func<string, ColumnFamilyHandle>> change)
-    {
-        var families = new ColumnFamilies();
-        foreach (var name in Columns) families.Add(name, new ColumnFamilyOptions());
-        using var db = RocksDb.Open(new DbOptions(), path, families);
-        change(db, db.GetColumnFamily);
-    }
-
-    private static byte[] HeightKey(ulong height)
-    {
-        var key = new byte[8];
-        BinaryPrimitives.WriteUInt64BigEndian(key, height);
-        return key;
-    }
-
     private static CommittedBlock ReadBlock(string path, ulong height)
     {
         byte[]? bytes = null;
-        Tamper(path, (db, cf) => bytes = db.Get(HeightKey(height), cf("blocks")));
+        RawLedger.Tamper(path, (db, cf) => bytes = db.Get(RawLedger.HeightKey(height), cf("blocks")));
         return CommittedBlock.Decode(bytes!);
     }
 
     private static void WriteBlock(string path, ulong height, byte[] bytes) =>
-        Tamper(path, (db, cf) => db.Put(HeightKey(height), bytes, cf("blocks")));
+        RawLedger.Tamper(path, (db, cf) => db.Put(RawLedger.HeightKey(height), bytes, cf("blocks")));
 
     /// <summary>The block rebuilt with new transactions (and so a new hash), optionally another state root.</summary>
     private static Block Rebuild(Block block, IReadOnlyList<Transaction> txs, Hash32? stateRoot = null)
@@ -176,7 +157,7 @@ public sealed class VerifierTests(VerifierLedger ledger) : IClassFixture<Verifie
     public async Task A_deleted_block_is_missing()
     {
         var path = ledger.Copy();
-        Tamper(path, (db, cf) => db.Remove(HeightKey(12), cf("blocks")));
+        RawLedger.Tamper(path, (db, cf) => db.Remove(RawLedger.HeightKey(12), cf("blocks")));
         await Fails(path, 12, "missing-block");
     }
 
@@ -283,7 +264,7 @@ public sealed class VerifierTests(VerifierLedger ledger) : IClassFixture<Verifie
     {
         var path = ledger.Copy();
         byte[]? key = null;
-        Tamper(path, (db, cf) =>
+        RawLedger.Tamper(path, (db, cf) =>
         {
             using var it = db.NewIterator(cf("state"));
             it.Seek("kv/"u8.ToArray());
@@ -302,7 +283,7 @@ public sealed class VerifierTests(VerifierLedger ledger) : IClassFixture<Verifie
     public async Task A_state_entry_added_on_disk_is_named()
     {
         var path = ledger.Copy();
-        Tamper(path, (db, cf) => db.Put("kv/zzz-planted"u8.ToArray(), new byte[9], cf("state")));
+        RawLedger.Tamper(path, (db, cf) => db.Put("kv/zzz-planted"u8.ToArray(), new byte[9], cf("state")));
         var report = await Verify(path);
         Assert.Equal("state", report.Failure?.Check);
         Assert.Contains("kv/zzz-planted", report.Failure!.Message, StringComparison.Ordinal);
