@@ -77,7 +77,17 @@ internal sealed record BenchOptions
 }
 
 /// <summary>One measured run and the nodes' CPU use during it (% of one core; null when unknown).</summary>
-internal sealed record BenchRun(string Name, LoadResult Result, IReadOnlyList<double?> CpuPercent);
+internal sealed record BenchRun(string Name, LoadResult Result, IReadOnlyList<double?> CpuPercent, IReadOnlyList<double?> CpuSeconds)
+{
+    /// <summary>
+    /// Node CPU-seconds (all nodes together, user + system) per 1,000 transactions committed during the run; null when
+    /// a node's CPU time is unknown or nothing was committed.
+    /// </summary>
+    public double? CpuSecondsPerThousand =>
+        Result.Committed > 0 && CpuSeconds.Count > 0 && CpuSeconds.All(c => c is not null)
+            ? CpuSeconds.Sum(c => c!.Value) / Result.Committed * 1000
+            : null;
+}
 
 internal sealed record BenchReport(int Nodes, int Clients, int TransactionBytes, IReadOnlyList<BenchRun> Ramp, BenchRun Best,
     BenchRun AtFixedRate, BenchRun AtHalfMax, MachineInfo Machine)
@@ -96,16 +106,17 @@ internal sealed record BenchReport(int Nodes, int Clients, int TransactionBytes,
         md.AppendLine($"Machine: {Machine.Cores} cores (nproc), {Machine.CpuModel}. {Nodes} validator " +
             $"processes on this one machine, peers through the fault proxy on loopback, mutual TLS everywhere; {Clients} client " +
             $"identities, kv puts of {TransactionBytes} bytes signed with Ed25519, each submitted with wait_for_commit " +
-            "(latency = submit to commit acknowledgement). CPU is user + system time per node process as % of one core.");
+            "(latency = submit to commit acknowledgement). CPU is user + system time per node process as % of one core; " +
+            "CPU-s / 1k tx is the CPU-seconds of all nodes together per 1,000 transactions committed during the run.");
         md.AppendLine();
-        md.AppendLine("| Run | Load | Committed tx/s | p50 ms | p99 ms | Refused / failed / timed out | CPU per node |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---|");
+        md.AppendLine("| Run | Load | Committed tx/s | p50 ms | p99 ms | Refused / failed / timed out | CPU per node | CPU-s / 1k tx |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---|---:|");
         void Row(BenchRun run, string load)
         {
             var r = run.Result;
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {run.Name} | {load} | {r.Throughput:N0} | {Ms(r.Latency.PercentileMs(50))} | {Ms(r.Latency.PercentileMs(99))} | " +
-                $"{r.RejectedCount:N0} / {r.FailedCount:N0} / {r.Pending:N0} | {Cpu(run.CpuPercent)} |");
+                $"{r.RejectedCount:N0} / {r.FailedCount:N0} / {r.Pending:N0} | {Cpu(run.CpuPercent)} | {(run.CpuSecondsPerThousand is { } c ? c.ToString("0.00", CultureInfo.InvariantCulture) : "-")} |");
         }
         foreach (var step in Ramp)
             Row(step, $"closed loop, {step.Result.Concurrency} in flight, {step.Result.Window.TotalSeconds:0.#} s");
@@ -166,10 +177,11 @@ internal sealed class Bench(ITxSubmitter submitter, ICpuProbe cpu, TextWriter? p
         var result = await run().ConfigureAwait(false);
         var wall = clock.Elapsed.TotalSeconds;
         var after = cpu.Sample();
-        var percent = before.Select((b, i) =>
-            b is { } x && i < after.Count && after[i] is { } y && x.Pid == y.Pid && wall > 0
-                ? (y.Seconds - x.Seconds) / wall * 100
+        var seconds = before.Select((b, i) =>
+            b is { } x && i < after.Count && after[i] is { } y && x.Pid == y.Pid
+                ? y.Seconds - x.Seconds
                 : (double?)null).ToList();
-        return new BenchRun(name, result, percent);
+        var percent = seconds.Select(s => s is { } v && wall > 0 ? v / wall * 100 : (double?)null).ToList();
+        return new BenchRun(name, result, percent, seconds);
     }
 }
