@@ -33,12 +33,23 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
     private readonly int _group;
     private readonly int _fewItems;
     private readonly long _maxMessage;
+    private readonly long _chunkBytes;
+    private readonly int _chunkItems;
     private DeviceBuffer _data, _offsets, _lengths, _digests, _level, _next;
     private bool _disposed;
 
     /// <summary>Opens the first device matching the filters (substrings of the platform and device names; null: any).</summary>
     public OpenClAccelerator(string? platform = null, string? device = null)
+        : this(platform, device, MaxChunkBytes, MaxChunkItems)
     {
+    }
+
+    /// <summary>With smaller launches than the defaults (the tests use this to exercise the splitting).</summary>
+    internal OpenClAccelerator(string? platform, string? device, long chunkBytes, int chunkItems)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 2 * DigestSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkItems, 1);
+        _chunkItems = chunkItems;
         _device = ClDevice.Open(platform, device);
         try
         {
@@ -49,6 +60,7 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
             // Fewer items than this run one per work-group, so a few long messages still spread over every compute unit.
             _fewItems = _group * (int)Math.Min(_device.ComputeUnits, 4096u) * 2;
             _maxMessage = (long)Math.Min(_device.MaxAllocBytes, (ulong)Array.MaxLength);
+            _chunkBytes = Math.Min(chunkBytes, _maxMessage);
             var preferred = (int)Math.Clamp(_device.ComputeUnits * 256L, 1024, 65536);
             Capabilities = new AcceleratorCapabilities(AccelOps.Sha256 | AccelOps.MerkleLevel, 64, preferred,
                 $"{_device.DeviceName} ({_device.PlatformName})");
@@ -94,7 +106,7 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var perLaunch = (int)Math.Min(MaxChunkItems, MaxChunkBytes / (2 * DigestSize));
+            var perLaunch = (int)Math.Min(_chunkItems, _chunkBytes / (2 * DigestSize));
             for (var from = 0; from < pairs; from += perLaunch)
             {
                 var n = Math.Min(perLaunch, pairs - from);
@@ -127,15 +139,12 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         }
     }
 
-    /// <summary>Message bytes per launch (a single larger message gets a launch of its own).</summary>
-    private long ChunkLimit => Math.Min(MaxChunkBytes, _maxMessage);
-
     /// <summary>The end of the launch that starts at message <paramref name="from"/> (at least one message).</summary>
     private int ChunkEnd(IReadOnlyList<ReadOnlyMemory<byte>> messages, int from)
     {
         long bytes = messages[from].Length;
         var end = from + 1;
-        while (end < messages.Count && end - from < MaxChunkItems && bytes + messages[end].Length <= ChunkLimit)
+        while (end < messages.Count && end - from < _chunkItems && bytes + messages[end].Length <= _chunkBytes)
         {
             bytes += messages[end].Length;
             end++;
@@ -148,7 +157,7 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         var count = to - from;
         long total = 0;
         for (var i = from; i < to; i++) total += messages[i].Length;
-        _data.Ensure(_device, MemFlags.ReadOnly, Math.Max(total, 1), ChunkLimit);
+        _data.Ensure(_device, MemFlags.ReadOnly, Math.Max(total, 1), _chunkBytes);
         _offsets.Ensure(_device, MemFlags.ReadOnly, count * 8L, long.MaxValue);
         _lengths.Ensure(_device, MemFlags.ReadOnly, count * 4L, long.MaxValue);
         _digests.Ensure(_device, MemFlags.WriteOnly, count * (long)DigestSize, long.MaxValue);
