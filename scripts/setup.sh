@@ -4,7 +4,11 @@
 set -euo pipefail
 
 need=()
-# (Debian packages are added here as the project needs them; none are needed yet.)
+# OpenCL: the ICD loader (libOpenCL.so.1) and PoCL, an OpenCL implementation on the CPU, so the OpenCL
+# accelerator plugin and its tests run on a machine without a GPU.
+for pkg in ocl-icd-libopencl1 pocl-opencl-icd; do
+  dpkg -s "$pkg" 2>/dev/null | grep -q "^Status: install ok installed" || need+=("$pkg")
+done
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo_cmd=""

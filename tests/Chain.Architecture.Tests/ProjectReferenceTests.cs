@@ -26,6 +26,15 @@ public class ProjectReferenceTests
         ["Chain.Ai.Cli"] = ["Chain.Ai", "Chain.Api"],
     };
 
+    /// <summary>
+    /// Production project -> projects it may build before itself without referencing their code
+    /// (ReferenceOutputAssembly="false"): the node ships the OpenCL plugin beside it and loads it at run time.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> BuildOrderOnly = new()
+    {
+        ["Chain.Node"] = ["Chain.Accel.OpenCL"],
+    };
+
     private static readonly string[] ProductionFolders = ["node", "consensus", "chaincode", "ai", "accel", "testnet"];
 
     private static string RepoRoot()
@@ -49,8 +58,10 @@ public class ProjectReferenceTests
         return data;
     }
 
-    private static IEnumerable<string> References(string csproj) =>
+    /// <summary>The projects <paramref name="csproj"/> references: code references, or build-order-only ones.</summary>
+    private static IEnumerable<string> References(string csproj, bool buildOrderOnly) =>
         XDocument.Load(csproj).Descendants("ProjectReference")
+            .Where(e => string.Equals((string?)e.Attribute("ReferenceOutputAssembly"), "false", StringComparison.OrdinalIgnoreCase) == buildOrderOnly)
             .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value.Replace('\\', '/')));
 
     [Theory]
@@ -60,8 +71,11 @@ public class ProjectReferenceTests
         var name = Path.GetFileNameWithoutExtension(relativePath);
         Assert.True(Allowed.TryGetValue(name, out var allowed),
             $"{name} is not in the architecture's dependency table; add it here and to ARCHITECTURE.md");
-        var forbidden = References(Path.Combine(RepoRoot(), relativePath)).Except(allowed!).ToArray();
+        var csproj = Path.Combine(RepoRoot(), relativePath);
+        var forbidden = References(csproj, buildOrderOnly: false).Except(allowed!).ToArray();
         Assert.True(forbidden.Length == 0, $"{name} references {string.Join(", ", forbidden)}, which it may not");
+        var buildOnly = References(csproj, buildOrderOnly: true).Except(BuildOrderOnly.GetValueOrDefault(name, [])).ToArray();
+        Assert.True(buildOnly.Length == 0, $"{name} builds {string.Join(", ", buildOnly)} first (ReferenceOutputAssembly=false), which it may not");
     }
 
     [Fact]
