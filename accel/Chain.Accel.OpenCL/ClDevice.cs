@@ -27,6 +27,13 @@ internal sealed unsafe class ClDevice : IDisposable
         DeviceName = DeviceString(cl, device, DeviceInfo.Name);
         MaxAllocBytes = DeviceValue<ulong>(DeviceInfo.MaxMemAllocSize);
         ComputeUnits = Math.Max(1u, DeviceValue<uint>(DeviceInfo.MaxComputeUnits));
+        Version = DeviceString(cl, device, DeviceInfo.Version);
+        // CL_MAP_WRITE_INVALIDATE_REGION (no read-back of what is about to be overwritten) is OpenCL 1.2.
+        var before12 = Version.StartsWith("OpenCL 1.0", StringComparison.Ordinal)
+            || Version.StartsWith("OpenCL 1.1", StringComparison.Ordinal);
+        WriteMapFlags = before12
+            ? MapFlags.Write
+            : MapFlags.WriteInvalidateRegion;
         if (DeviceValue<uint>(DeviceInfo.EndianLittle) == 0)
             throw new AcceleratorLoadException($"OpenCL device '{DeviceName}' is big-endian; only little-endian devices are supported");
     }
@@ -42,6 +49,12 @@ internal sealed unsafe class ClDevice : IDisposable
 
     public uint ComputeUnits { get; }
 
+    /// <summary>CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL ...".</summary>
+    public string Version { get; }
+
+    /// <summary>How to map a buffer the host is about to fill.</summary>
+    public MapFlags WriteMapFlags { get; }
+
     /// <summary>
     /// Opens the first device whose platform name contains <paramref name="platformFilter"/> and whose device name
     /// contains <paramref name="deviceFilter"/> (case-insensitive; null or empty matches any).
@@ -56,7 +69,8 @@ internal sealed unsafe class ClDevice : IDisposable
         catch (Exception e)
         {
             throw new AcceleratorLoadException(
-                $"OpenCL: cannot load the OpenCL ICD loader libOpenCL.so.1 (on Debian: apt-get install ocl-icd-libopencl1): {e.Message}");
+                "OpenCL: cannot load the OpenCL ICD loader libOpenCL.so.1 "
+                + $"(on Debian: apt-get install ocl-icd-libopencl1): {e.Message}");
         }
         ClDevice opened;
         try
@@ -136,7 +150,10 @@ internal sealed unsafe class ClDevice : IDisposable
     public void SetArg<T>(nint kernel, uint index, T value) where T : unmanaged =>
         Check(_cl.SetKernelArg(kernel, index, (nuint)sizeof(T), &value), $"clSetKernelArg({index})");
 
-    /// <summary>Enqueues <paramref name="kernel"/> over <paramref name="items"/> work-items in groups of <paramref name="group"/>.</summary>
+    /// <summary>
+    /// Enqueues <paramref name="kernel"/> over <paramref name="items"/> work-items in groups of <paramref name="group"/>
+    /// (the global size rounded up to whole groups: the kernels ignore the work-items past their count).
+    /// </summary>
     public void Run(nint kernel, long items, int group)
     {
         var local = (nuint)group;
@@ -181,7 +198,9 @@ internal sealed unsafe class ClDevice : IDisposable
     }
 
     private static string Name(int error) =>
-        Enum.IsDefined(typeof(ErrorCodes), error) ? $"{(ErrorCodes)error} ({error})" : error.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Enum.IsDefined(typeof(ErrorCodes), error)
+            ? $"{(ErrorCodes)error} ({error})"
+            : error.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static (nint Device, string Platform) Choose(CL cl, string? platformFilter, string? deviceFilter)
     {
@@ -189,7 +208,8 @@ internal sealed unsafe class ClDevice : IDisposable
         var status = cl.GetPlatformIDs(0, null, &platformCount);
         if (status == (int)ErrorCodes.PlatformNotFoundKhr || (status == 0 && platformCount == 0))
             throw new AcceleratorLoadException(
-                "OpenCL: no platform found (no ICD registered in /etc/OpenCL/vendors; for the CPU, on Debian: apt-get install pocl-opencl-icd)");
+                "OpenCL: no platform found (no ICD registered in /etc/OpenCL/vendors; "
+                + "for the CPU, on Debian: apt-get install pocl-opencl-icd)");
         Check(status, "clGetPlatformIDs");
         var platforms = new nint[platformCount];
         fixed (nint* p = platforms) Check(cl.GetPlatformIDs(platformCount, p, null), "clGetPlatformIDs");
@@ -206,7 +226,8 @@ internal sealed unsafe class ClDevice : IDisposable
         }
         throw new AcceleratorLoadException(seen.Count == 0
             ? "OpenCL: the platforms have no devices"
-            : $"OpenCL: no device matches platform '{platformFilter}' and device '{deviceFilter}'; there are {string.Join(", ", seen)}");
+            : $"OpenCL: no device matches platform '{platformFilter}' and device '{deviceFilter}'; "
+              + $"there are {string.Join(", ", seen)}");
     }
 
     private static nint[] Devices(CL cl, nint platform)

@@ -31,7 +31,6 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
     private readonly nint _shaKernel;
     private readonly nint _merkleKernel;
     private readonly int _group;
-    private readonly int _fewItems;
     private readonly long _maxMessage;
     private readonly long _chunkBytes;
     private readonly int _chunkItems;
@@ -57,8 +56,6 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
             _shaKernel = _device.Kernel("sha256_batch");
             _merkleKernel = _device.Kernel("merkle_level");
             _group = Math.Min(64, Math.Min(_device.MaxGroupSize(_shaKernel), _device.MaxGroupSize(_merkleKernel)));
-            // Fewer items than this run one per work-group, so a few long messages still spread over every compute unit.
-            _fewItems = _group * (int)Math.Min(_device.ComputeUnits, 4096u) * 2;
             _maxMessage = (long)Math.Min(_device.MaxAllocBytes, (ulong)Array.MaxLength);
             _chunkBytes = Math.Min(chunkBytes, _maxMessage);
             var preferred = (int)Math.Clamp(_device.ComputeUnits * 256L, 1024, 65536);
@@ -161,9 +158,9 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         _offsets.Ensure(_device, MemFlags.ReadOnly, count * 8L, long.MaxValue);
         _lengths.Ensure(_device, MemFlags.ReadOnly, count * 4L, long.MaxValue);
         _digests.Ensure(_device, MemFlags.WriteOnly, count * (long)DigestSize, long.MaxValue);
-        var offsets = (ulong*)_device.Map(_offsets.Handle, count * 8L, MapFlags.WriteInvalidateRegion);
-        var lengths = (uint*)_device.Map(_lengths.Handle, count * 4L, MapFlags.WriteInvalidateRegion);
-        var data = total > 0 ? _device.Map(_data.Handle, total, MapFlags.WriteInvalidateRegion) : null;
+        var offsets = (ulong*)_device.Map(_offsets.Handle, count * 8L, _device.WriteMapFlags);
+        var lengths = (uint*)_device.Map(_lengths.Handle, count * 4L, _device.WriteMapFlags);
+        var data = total > 0 ? _device.Map(_data.Handle, total, _device.WriteMapFlags) : null;
         try
         {
             long offset = 0;
@@ -189,7 +186,7 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         _device.SetArg(_shaKernel, 4, tag is null ? 0u : 1u);
         _device.SetArg(_shaKernel, 5, (uint)(tag ?? 0));
         _device.SetArg(_shaKernel, 6, _digests.Handle);
-        _device.Run(_shaKernel, count, count < _fewItems ? 1 : _group);
+        _device.Run(_shaKernel, count, GroupSize(count));
         ReadDigests(_digests.Handle, digests.Slice(from, count));
     }
 
@@ -198,7 +195,7 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         var pairs = next.Length;
         _level.Ensure(_device, MemFlags.ReadOnly, level.Length * (long)DigestSize, long.MaxValue);
         _next.Ensure(_device, MemFlags.WriteOnly, pairs * (long)DigestSize, long.MaxValue);
-        var input = _device.Map(_level.Handle, level.Length * (long)DigestSize, MapFlags.WriteInvalidateRegion);
+        var input = _device.Map(_level.Handle, level.Length * (long)DigestSize, _device.WriteMapFlags);
         try
         {
             for (var i = 0; i < level.Length; i++) level[i].WriteTo(new Span<byte>(input + (long)i * DigestSize, DigestSize));
@@ -211,8 +208,19 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
         _device.SetArg(_merkleKernel, 1, (uint)pairs);
         _device.SetArg(_merkleKernel, 2, (uint)tag);
         _device.SetArg(_merkleKernel, 3, _next.Handle);
-        _device.Run(_merkleKernel, pairs, pairs < _fewItems ? 1 : _group);
+        _device.Run(_merkleKernel, pairs, GroupSize(pairs));
         ReadDigests(_next.Handle, next);
+    }
+
+    /// <summary>
+    /// The work-group size for <paramref name="items"/> work-items: up to 64, halved while that would leave compute
+    /// units idle, so a batch of a few long messages still spreads over every core (PoCL runs one group per thread).
+    /// </summary>
+    private int GroupSize(long items)
+    {
+        var group = _group;
+        while (group > 1 && (items + group - 1) / group < _device.ComputeUnits) group /= 2;
+        return group;
     }
 
     private void ReadDigests(nint buffer, Span<Hash32> into)
@@ -246,7 +254,7 @@ public sealed unsafe class OpenClAccelerator : IAccelerator
     {
         const string name = "Chain.Accel.OpenCL.Kernels.sha256.cl";
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
-            ?? throw new InvalidOperationException($"the kernel source {name} is not embedded in {Assembly.GetExecutingAssembly().FullName}");
+            ?? throw new InvalidOperationException($"the kernel source {name} is not embedded in the plugin");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }

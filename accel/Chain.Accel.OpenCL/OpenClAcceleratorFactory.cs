@@ -23,7 +23,11 @@ public sealed class OpenClAcceleratorFactory : IAcceleratorFactory
         {
             if (string.Equals(key, PlatformOption, StringComparison.OrdinalIgnoreCase)) platform = value;
             else if (string.Equals(key, DeviceOption, StringComparison.OrdinalIgnoreCase)) device = value;
-            else throw new AcceleratorLoadException($"OpenCL: unknown option '{key}' (the options are '{PlatformOption}' and '{DeviceOption}')");
+            else
+            {
+                throw new AcceleratorLoadException(
+                    $"OpenCL: unknown option '{key}' (the options are '{PlatformOption}' and '{DeviceOption}')");
+            }
         }
         return new OpenClAccelerator(platform, device);
     }

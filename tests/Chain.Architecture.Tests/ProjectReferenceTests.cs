@@ -61,7 +61,8 @@ public class ProjectReferenceTests
     /// <summary>The projects <paramref name="csproj"/> references: code references, or build-order-only ones.</summary>
     private static IEnumerable<string> References(string csproj, bool buildOrderOnly) =>
         XDocument.Load(csproj).Descendants("ProjectReference")
-            .Where(e => string.Equals((string?)e.Attribute("ReferenceOutputAssembly"), "false", StringComparison.OrdinalIgnoreCase) == buildOrderOnly)
+            .Where(e => buildOrderOnly == string.Equals(
+                (string?)e.Attribute("ReferenceOutputAssembly"), "false", StringComparison.OrdinalIgnoreCase))
             .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value.Replace('\\', '/')));
 
     [Theory]
@@ -75,7 +76,8 @@ public class ProjectReferenceTests
         var forbidden = References(csproj, buildOrderOnly: false).Except(allowed!).ToArray();
         Assert.True(forbidden.Length == 0, $"{name} references {string.Join(", ", forbidden)}, which it may not");
         var buildOnly = References(csproj, buildOrderOnly: true).Except(BuildOrderOnly.GetValueOrDefault(name, [])).ToArray();
-        Assert.True(buildOnly.Length == 0, $"{name} builds {string.Join(", ", buildOnly)} first (ReferenceOutputAssembly=false), which it may not");
+        Assert.True(buildOnly.Length == 0,
+            $"{name} builds {string.Join(", ", buildOnly)} first (ReferenceOutputAssembly=false), which it may not");
     }
 
     [Fact]

@@ -6,7 +6,8 @@ namespace Chain.Accel.Tests.OpenCl;
 internal static class Batches
 {
     /// <summary>Lengths around SHA-256's padding boundaries (55/56 bytes fit one block with the length, 63/64, 119/120 two).</summary>
-    public static readonly int[] BoundaryLengths = [0, 1, 2, 3, 4, 5, 31, 32, 33, 54, 55, 56, 57, 62, 63, 64, 65, 118, 119, 120, 121, 127, 128, 129];
+    public static readonly int[] BoundaryLengths =
+        [0, 1, 2, 3, 4, 5, 31, 32, 33, 54, 55, 56, 57, 62, 63, 64, 65, 118, 119, 120, 121, 127, 128, 129];
 
     /// <summary>
     /// Up to <paramref name="maxCount"/> messages, each a slice at a random offset of a larger array (so the memory

@@ -32,7 +32,8 @@ public sealed class OpenClMerkleTests(OpenClFixture fixture)
         var rng = new Random(seed);
         var level = Batches.Level(rng, rng.Next(2) == 0 ? rng.Next(8) : rng.Next(3000));
         var tag = (byte)rng.Next(256);
-        Assert.True(Batches.NextLevel(OpenClFixture.Reference, tag, level).SequenceEqual(Batches.NextLevel(fixture.Accelerator, tag, level)),
+        var expected = Batches.NextLevel(OpenClFixture.Reference, tag, level);
+        Assert.True(expected.SequenceEqual(Batches.NextLevel(fixture.Accelerator, tag, level)),
             $"seed {seed}: a level of {level.Length} with tag {tag} differs from the reference");
     });
 

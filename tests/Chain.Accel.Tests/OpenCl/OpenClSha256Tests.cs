@@ -71,7 +71,8 @@ public sealed class OpenClSha256Tests(OpenClFixture fixture)
     public void A_1_MiB_message_among_small_ones_matches_the_reference(byte? tag)
     {
         var rng = new Random(1 << 20);
-        ReadOnlyMemory<byte>[] messages = [Batches.Slice(rng, 3), Batches.Slice(rng, 1 << 20), Batches.Slice(rng, 0), Batches.Slice(rng, (1 << 20) + 1)];
+        ReadOnlyMemory<byte>[] messages =
+            [Batches.Slice(rng, 3), Batches.Slice(rng, 1 << 20), Batches.Slice(rng, 0), Batches.Slice(rng, (1 << 20) + 1)];
         AssertSameAsReference(messages, tag, "1 MiB");
     }
 
