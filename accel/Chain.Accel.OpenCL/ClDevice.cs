@@ -35,10 +35,11 @@ internal sealed unsafe class ClDevice : IDisposable
             ? MapFlags.Write
             : MapFlags.WriteInvalidateRegion;
         if (DeviceValue<uint>(DeviceInfo.EndianLittle) == 0)
-            throw new AcceleratorLoadException($"OpenCL device '{DeviceName}' is big-endian; only little-endian devices are supported");
+        {
+            throw new AcceleratorLoadException(
+                $"OpenCL device '{DeviceName}' is big-endian; only little-endian devices are supported");
+        }
     }
-
-    public CL Api => _cl;
 
     public string DeviceName { get; }
 
@@ -172,8 +173,6 @@ internal sealed unsafe class ClDevice : IDisposable
 
     public void Unmap(nint buffer, byte* mapped) =>
         Check(_cl.EnqueueUnmapMemObject(_queue, buffer, mapped, 0, null, null), "clEnqueueUnmapMemObject");
-
-    public void Finish() => Check(_cl.Finish(_queue), "clFinish");
 
     public void ReleaseKernel(nint kernel)
     {
