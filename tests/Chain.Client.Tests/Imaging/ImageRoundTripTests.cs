@@ -92,7 +92,7 @@ public sealed class ImageRoundTripTests
         using var key = ImageKey.Create();
         var plain = Data(3 * ImageHeader.DefaultChunkSize + 1, 2);
         var cipher = new ImageCipher();
-        Assert.Equal(16, cipher.ChunksPerBatch(ImageHeader.DefaultChunkSize));
+        Assert.Equal(8, cipher.ChunksPerBatch(ImageHeader.DefaultChunkSize));
         Assert.Equal(plain, Decrypt(cipher, key, Encrypt(cipher, key, plain, ImageHeader.DefaultChunkSize)));
     }
 
