@@ -72,7 +72,7 @@ internal sealed class Admission(
     /// <summary>Transactions a peer gossiped: admitted when valid, silently skipped otherwise (counted).</summary>
     public void AdmitGossip(IEnumerable<byte[]> batch)
     {
-        var added = false;
+        var fresh = new List<Transaction>();
         foreach (var bytes in batch)
         {
             if (bytes.Length > limits.MaxTransactionBytes) continue;
@@ -87,13 +87,20 @@ internal sealed class Admission(
                 continue;
             }
             if (mempool.Contains(tx.Id) || store.GetTxLocation(tx.Id) is not null) continue;
-            var check = validator.Check(tx);
-            if (!check.IsAccepted)
+            fresh.Add(tx);
+        }
+        if (fresh.Count == 0) return;
+        // The batch's signatures are checked together (on the accelerator; already-verified ones are skipped).
+        var verdicts = validator.CheckAll(fresh);
+        var added = false;
+        for (var i = 0; i < fresh.Count; i++)
+        {
+            if (!verdicts[i].IsAccepted)
             {
-                metrics.Rejected.WithLabels("Gossip" + check.Error).Inc();
+                metrics.Rejected.WithLabels("Gossip" + verdicts[i].Error).Inc();
                 continue;
             }
-            added |= mempool.TryAdd(tx, Stopwatch.GetTimestamp(), local: false) == AdmitOutcome.Admitted;
+            added |= mempool.TryAdd(fresh[i], Stopwatch.GetTimestamp(), local: false) == AdmitOutcome.Admitted;
         }
         if (added) wake();
     }

@@ -2,6 +2,7 @@ using Chain.Chaincode;
 using System.CommandLine;
 using System.Net;
 using System.Text.Json;
+using Chain.Accel.Offload;
 using Chain.Api.Tls;
 using Chain.Consensus;
 using Chain.Ledger;
@@ -183,18 +184,32 @@ internal sealed class NodeRuntime : IAsyncDisposable
             o.EnableDetailedErrors = false;
         });
 
+        var loggerFactory = LoggerFactory.Create(l => l.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "));
+        var logger = loggerFactory.CreateLogger("Chain.Node");
+        var metrics = new NodeMetrics();
+        // The accelerator first: opening the store already hashes (its state root is checked).
+        var accelerator = AcceleratorLoader.Load(
+            options.Accelerator with { Path = options.Accelerator.Path is { Length: > 0 } p ? options.Resolve(p) : null },
+            m => logger.LogInformation("{Message}", m));
+        if (accelerator is CheckedAccelerator watched)
+        {
+            watched.Faulted += f => logger.LogError(
+                "accelerator {Backend} disabled: it gave a wrong result for {Operation} ({Detail}); all work now runs on the CPU reference",
+                f.Backend, f.Operation, f.Detail);
+        }
+        Offloaded.Use(accelerator);
+        metrics.Track(accelerator);
         var dataDir = options.Resolve(options.DataDir);
         Directory.CreateDirectory(dataDir);
         var store = RocksDbLedgerStore.Open(Path.Combine(dataDir, "ledger"), genesis);
-        var metrics = new NodeMetrics();
         var mempool = new Mempool(options.Mempool);
         var journal = new MempoolJournal(store);
         var runtime = new ChaincodeRuntime(SystemContracts.Registry(), genesis);
         var outcomes = new Outcomes(store);
-        var txValidator = new TransactionValidator(genesis, runtime.Registry.Ids);
+        var verified = new VerificationCache(options.VerificationCacheSize);
+        metrics.Track(verified);
+        var txValidator = new TransactionValidator(genesis, runtime.Registry.Ids, verified);
         var hub = new CommitHub();
-        var loggerFactory = LoggerFactory.Create(l => l.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "));
-        var logger = loggerFactory.CreateLogger("Chain.Node");
         var peers = genesis.Validators.All.Where(v => v.Id != self.Value).Select(v => new PeerAddress(v.Id,
             options.Peers.TryGetValue(v.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), out var a) ? a : genesis.Addresses[v.Id],
             v.Organisation));

@@ -1,3 +1,5 @@
+using Chain.Accel.Offload;
+using Chain.Ledger.Validation;
 using Prometheus;
 
 namespace Chain.Node;
@@ -76,5 +78,46 @@ public sealed class NodeMetrics
             while (_recent.Count > 0 && _recent.Peek().At < nowMs - 10_000) _recent.Dequeue();
             TxPerSecond.Set(_recent.Sum(r => r.Count) / 10.0);
         }
+    }
+
+    /// <summary>
+    /// Exposes the accelerator: <c>chain_accelerator_info{backend,device}</c>, whether it was disabled, its faults,
+    /// batches and items offloaded or kept on the CPU reference, and items cross-checked (read at each scrape).
+    /// </summary>
+    internal void Track(IAccelerator accelerator)
+    {
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        f.CreateGauge("chain_accelerator_info", "The configured accelerator backend (value 1).", "backend", "device")
+            .WithLabels(accelerator.Name, accelerator.Capabilities.Device).Set(1);
+        if (accelerator is not CheckedAccelerator watched) return;
+        var disabled = f.CreateGauge("chain_accelerator_disabled", "1 when the backend was caught giving a wrong result and switched off.");
+        var faults = f.CreateGauge("chain_accelerator_faults_total", "Wrong results or failures caught by cross-checking (the backend is then disabled).");
+        var offloaded = f.CreateGauge("chain_accelerator_offloaded_batches_total", "Batches run on the backend.");
+        var items = f.CreateGauge("chain_accelerator_offloaded_items_total", "Items (digests, Merkle nodes, signatures, chunks) run on the backend.");
+        var reference = f.CreateGauge("chain_accelerator_reference_batches_total", "Batches run on the CPU reference (unsupported, too small, or after a fault).");
+        var checkedItems = f.CreateGauge("chain_accelerator_cross_checked_items_total", "Backend results recomputed on the CPU reference and compared.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            var stats = watched.Stats;
+            disabled.Set(watched.Disabled ? 1 : 0);
+            faults.Set(stats.FaultCount);
+            offloaded.Set(stats.BatchesOffloaded);
+            items.Set(stats.ItemsOffloaded);
+            reference.Set(stats.BatchesOnReference);
+            checkedItems.Set(stats.ItemsCrossChecked);
+        });
+    }
+
+    /// <summary>Exposes the signature cache's hits (signature checks saved) and misses.</summary>
+    internal void Track(VerificationCache cache)
+    {
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        var hits = f.CreateGauge("chain_signature_cache_hits_total", "Signature checks skipped because the transaction was already verified.");
+        var misses = f.CreateGauge("chain_signature_cache_misses_total", "Signature checks the cache could not answer.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            hits.Set(cache.Hits);
+            misses.Set(cache.Misses);
+        });
     }
 }

@@ -1,3 +1,4 @@
+using Chain.Accel.Offload;
 using Chain.Consensus;
 
 namespace Chain.Node;
@@ -34,6 +35,17 @@ public sealed class NodeOptions
     public ConsensusSettings Consensus { get; set; } = new();
     public MempoolOptions Mempool { get; set; } = new();
 
+    /// <summary>
+    /// Hash and signature offload: <c>Backend</c> "cpu-parallel" (default, every core), "cpu" (the single-thread
+    /// reference) or a plugin ("opencl", from <c>plugins/opencl/</c> beside the node, or <c>Path</c>); <c>Options</c>
+    /// for the plugin; <c>CrossCheck</c> (<c>FullCheckBatches</c>, <c>SampleItems</c>). A backend that is missing or
+    /// fails to start is logged and replaced by the CPU reference.
+    /// </summary>
+    public AcceleratorSettings Accelerator { get; set; } = new();
+
+    /// <summary>Transactions whose valid signature is remembered, so a block does not re-check them (two generations of this many). Default 100,000.</summary>
+    public int VerificationCacheSize { get; set; } = 100_000;
+
     public string ConfigDirectory { get; set; } = ".";
 
     public string Resolve(string path) => Path.GetFullPath(path, ConfigDirectory);
@@ -56,6 +68,10 @@ public sealed class NodeOptions
         Tls.Validate();
         Consensus.Validate();
         Mempool.Validate();
+        if (Accelerator is null) throw Bad("Accelerator must be an object (or left out)");
+        if (Accelerator.CrossCheck is null || Accelerator.CrossCheck.FullCheckBatches < 0 || Accelerator.CrossCheck.SampleItems < 1)
+            throw Bad("Accelerator:CrossCheck needs FullCheckBatches >= 0 and SampleItems >= 1");
+        if (VerificationCacheSize is < 1 or > 10_000_000) throw Bad("VerificationCacheSize must be 1-10000000");
         return this;
     }
 

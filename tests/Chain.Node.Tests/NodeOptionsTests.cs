@@ -27,6 +27,23 @@ public sealed class NodeOptionsTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "data"), options.Resolve(options.DataDir));
         Assert.Equal(10, options.Consensus.TickMs);
         Assert.Equal(200_000, options.Mempool.Capacity);
+        Assert.Equal("cpu-parallel", options.Accelerator.Backend);
+        Assert.Equal(100_000, options.VerificationCacheSize);
+    }
+
+    [Fact]
+    public void The_accelerator_section_binds()
+    {
+        var options = NodeHost.LoadOptions(Write("""
+            { "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } },
+              "Accelerator": { "Backend": "opencl", "Path": "plugins/x", "Options": { "device": "pthread" },
+                               "CrossCheck": { "FullCheckBatches": 3, "SampleItems": 5 } } }
+            """), null);
+        Assert.Equal("opencl", options.Accelerator.Backend);
+        Assert.Equal("plugins/x", options.Accelerator.Path);
+        Assert.Equal("pthread", options.Accelerator.Options["device"]);
+        Assert.Equal(3, options.Accelerator.CrossCheck.FullCheckBatches);
+        Assert.Equal(5, options.Accelerator.CrossCheck.SampleItems);
     }
 
     [Fact]
@@ -45,6 +62,9 @@ public sealed class NodeOptionsTests : IDisposable
     [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Consensus": { "TickMs": 0 } }""", "TickMs")]
     [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Mempool": { "Capacity": 10, "PerClientCapacity": 11 } }""", "PerClientCapacity")]
     [InlineData("""{ "NodeId": "one" }""", "NodeId")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Accelerator": { "CrossCheck": { "SampleItems": 0 } } }""", "SampleItems")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Accelerator": { "Turbo": true } }""", "Turbo")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "VerificationCacheSize": 0 }""", "VerificationCacheSize")]
     public void A_bad_file_is_refused_naming_the_setting(string json, string named)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeHost.LoadOptions(Write(json), null));

@@ -1,4 +1,5 @@
 using Chain.Accel;
+using Chain.Accel.Offload;
 
 namespace Chain.Ledger.Merkle;
 
@@ -21,13 +22,21 @@ public static class MerkleTree
 
     public static Hash32 InnerHash(Hash32 left, Hash32 right) => Hashing.Tagged(InnerTag, left, right);
 
-    /// <summary>The root over leaf hashes.</summary>
+    /// <summary>The root over leaf hashes, one level at a time on the process's accelerator (<see cref="Offloaded.Current"/>).</summary>
     public static Hash32 Root(IReadOnlyList<Hash32> leaves)
     {
         if (leaves.Count == 0) return EmptyRoot;
+        if (leaves.Count == 1) return leaves[0];
+        var accelerator = Offloaded.Current;
         var level = leaves.ToArray();
+        var next = new Hash32[(level.Length + 1) / 2];
         var count = level.Length;
-        while (count > 1) count = NextLevel(level, count);
+        while (count > 1)
+        {
+            var written = accelerator.MerkleLevel(InnerTag, level.AsSpan(0, count), next);
+            (level, next) = (next, level);
+            count = written;
+        }
         return level[0];
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.ObjectModel;
 using Chain.Accel;
 using Chain.Accel.Encoding;
+using Chain.Accel.Offload;
 using Chain.Ledger.Merkle;
 
 namespace Chain.Ledger.Model;
@@ -14,6 +15,8 @@ public sealed class Block
 {
     public const byte Tag = 0x03;
     public const byte FormatVersion = 1;
+
+    private Hash32[]? _leaves;
 
     public Block(BlockHeader header, IReadOnlyList<Transaction> transactions)
     {
@@ -39,25 +42,33 @@ public sealed class Block
         return new Block(header, transactions);
     }
 
-    /// <summary>The Merkle leaf of each transaction: over its whole canonical bytes, signature included.</summary>
+    /// <summary>
+    /// The Merkle leaf of each transaction: over its whole canonical bytes, signature included. Hashed as one batch on
+    /// the process's accelerator (<see cref="Offloaded.Current"/>).
+    /// </summary>
     public static Hash32[] LeafHashes(IReadOnlyList<Transaction> transactions)
     {
-        var leaves = new Hash32[transactions.Count];
-        for (var i = 0; i < leaves.Length; i++) leaves[i] = MerkleTree.LeafHash(transactions[i].Encoded);
+        var encoded = new ReadOnlyMemory<byte>[transactions.Count];
+        for (var i = 0; i < encoded.Length; i++) encoded[i] = transactions[i].EncodedMemory;
+        var leaves = new Hash32[encoded.Length];
+        Offloaded.Current.Sha256(encoded, leaves, MerkleTree.LeafTag);
         return leaves;
     }
 
     public static Hash32 ComputeTxRoot(IReadOnlyList<Transaction> transactions) => MerkleTree.Root(LeafHashes(transactions));
 
+    /// <summary>The leaf hashes of this block's transactions (computed once).</summary>
+    private Hash32[] Leaves => _leaves ??= LeafHashes(Transactions);
+
     /// <summary>The inclusion proof of the transaction at <paramref name="index"/>.</summary>
-    public MerkleProof ProveTransaction(int index) => MerkleTree.Prove(LeafHashes(Transactions), index);
+    public MerkleProof ProveTransaction(int index) => MerkleTree.Prove(Leaves, index);
 
     /// <summary>Null when the header's root and count match the body, else the reason.</summary>
     public string? CheckBody()
     {
         if (Header.TxCount != Transactions.Count)
             return $"header says {Header.TxCount} transactions, body has {Transactions.Count}";
-        var root = ComputeTxRoot(Transactions);
+        var root = MerkleTree.Root(Leaves);
         return root == Header.TxRoot ? null : $"transaction root {root.Short} does not match header {Header.TxRoot.Short}";
     }
 
@@ -93,10 +104,9 @@ public sealed class Block
     {
         var header = BlockHeader.Read(ref r);
         var count = r.Count(limits.MaxTransactionsPerBlock, "block.transactions");
-        var txs = new Transaction[count];
-        for (var i = 0; i < count; i++)
-            txs[i] = Transaction.Decode(r.Bytes(limits.MaxTransactionBytes, "block.transaction"), limits);
-        var block = new Block(header, txs);
+        var encoded = new byte[count][];
+        for (var i = 0; i < count; i++) encoded[i] = r.Bytes(limits.MaxTransactionBytes, "block.transaction").ToArray();
+        var block = new Block(header, Transaction.DecodeBatch(encoded, limits));
         var problem = block.CheckBody();
         if (problem is not null) throw new DecodeException("block.body", problem, LedgerError.InvalidBlock);
         return block;

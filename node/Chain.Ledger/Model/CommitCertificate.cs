@@ -1,6 +1,7 @@
 using System.Collections.ObjectModel;
 using Chain.Accel;
 using Chain.Accel.Encoding;
+using Chain.Accel.Offload;
 using Chain.Ledger.Identity;
 
 namespace Chain.Ledger.Model;
@@ -72,10 +73,18 @@ public sealed class CommitCertificate
         var needed = Phase == CertificatePhase.FastPrepare ? validators.Count : validators.Quorum;
         if (Signatures.Count < needed) return $"{Signatures.Count} signatures, {Phase} needs {needed}";
         var message = VoteBytes();
-        foreach (var s in Signatures)
+        var checks = new SignatureCheck[Signatures.Count];
+        for (var i = 0; i < checks.Length; i++)
         {
+            var s = Signatures[i];
             if (!validators.TryGet(s.Replica, out var validator)) return $"replica {s.Replica} is not a validator";
-            if (!Ed25519.Verify(validator.PublicKey, message, s.Signature)) return $"signature of replica {s.Replica} is forged";
+            checks[i] = new SignatureCheck(validator.PublicKey, message, s.Signature);
+        }
+        var valid = new bool[checks.Length];
+        Offloaded.Current.VerifyEd25519(checks, valid);
+        for (var i = 0; i < valid.Length; i++)
+        {
+            if (!valid[i]) return $"signature of replica {Signatures[i].Replica} is forged";
         }
         return null;
     }

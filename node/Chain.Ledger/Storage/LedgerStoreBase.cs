@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Chain.Accel;
+using Chain.Accel.Offload;
 using Chain.Ledger.Model;
 using Chain.Ledger.State;
 
@@ -219,25 +220,45 @@ public abstract class LedgerStoreBase : ILedgerStore
     private Hash32 ApplyState(IReadOnlyList<StateWrite> writes, ulong height, List<StoreOp> ops)
     {
         // The last write to a key within a block wins.
-        var final = new Dictionary<Hash32, StateWrite>();
-        foreach (var w in writes)
+        // Key hashes and value digests are hashed as batches on the process's accelerator.
+        var keys = new ReadOnlyMemory<byte>[writes.Count];
+        for (var i = 0; i < keys.Length; i++)
         {
+            var w = writes[i];
             if (w.Key.Length == 0 || w.Key.Length > Limits.MaxStateKeyBytes)
                 throw new LedgerException(LedgerError.TooLarge, $"state key of {w.Key.Length} bytes (1-{Limits.MaxStateKeyBytes})");
-            final[SparseMerkleTree.KeyHash(w.Key)] = w;
+            keys[i] = w.Key;
         }
-        var changes = new List<(Hash32 KeyHash, Hash32? ValueDigest)>(final.Count);
-        foreach (var (keyHash, w) in final)
+        var keyHashes = new Hash32[keys.Length];
+        Offloaded.Current.Sha256(keys, keyHashes, SparseMerkleTree.KeyTag);
+        var final = new Dictionary<Hash32, StateWrite>();
+        for (var i = 0; i < keyHashes.Length; i++) final[keyHashes[i]] = writes[i];
+        var finalWrites = final.ToArray();
+        var entries = new byte[finalWrites.Length][];
+        var valued = new List<ReadOnlyMemory<byte>>(finalWrites.Length);
+        for (var i = 0; i < finalWrites.Length; i++)
         {
-            if (w.Value is null)
+            if (finalWrites[i].Value.Value is not { } value) continue; // a delete
+            // The entry is version || value, exactly what the value digest hashes (SparseMerkleTree.ValueDigest).
+            entries[i] = EncodeEntry(height, value);
+            valued.Add(entries[i]);
+        }
+        var digests = new Hash32[valued.Count];
+        Offloaded.Current.Sha256(valued, digests, SparseMerkleTree.ValueTag);
+        var changes = new List<(Hash32 KeyHash, Hash32? ValueDigest)>(final.Count);
+        var next = 0;
+        for (var i = 0; i < finalWrites.Length; i++)
+        {
+            var (keyHash, w) = finalWrites[i];
+            if (entries[i] is null)
             {
                 ops.Add(new StoreOp(Column.State, w.Key, null));
                 changes.Add((keyHash, null));
             }
             else
             {
-                ops.Add(new StoreOp(Column.State, w.Key, EncodeEntry(height, w.Value)));
-                changes.Add((keyHash, SparseMerkleTree.ValueDigest(height, w.Value)));
+                ops.Add(new StoreOp(Column.State, w.Key, entries[i]));
+                changes.Add((keyHash, digests[next++]));
             }
         }
         var update = SparseMerkleTree.Update(new NodeReader(this), changes);
