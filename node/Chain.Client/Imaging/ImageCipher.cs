@@ -31,17 +31,22 @@ public sealed class ImageCipher
     public const int DefaultBatchBytes = 8 * 1024 * 1024;
     public const int MinChunksPerBatch = 2;
     public const int MaxChunksPerBatch = 1024;
+    public const int MaxBatchBytes = 256 * 1024 * 1024;
 
     private readonly IAccelerator? _accelerator;
     private readonly int _batchBytes;
     private readonly bool _overlapIo;
 
     /// <param name="accelerator">The backend doing AES-GCM (default: <see cref="Offloaded.Current"/> at each call).</param>
-    /// <param name="batchBytes">Plaintext bytes per accelerator call (default 8 MiB: 8 chunks of 1 MiB, so two batches in flight, plaintext and sealed, fit a 32 MiB L3 cache), within 2-1024 chunks.</param>
+    /// <param name="batchBytes">
+    /// Plaintext bytes per accelerator call, within 2-1024 chunks (default 8 MiB: 8 chunks of 1 MiB, so two batches in
+    /// flight, plaintext and sealed, fit a 32 MiB L3 cache).
+    /// </param>
     /// <param name="overlapIo">Read and write on other threads while the current batch is processed.</param>
     public ImageCipher(IAccelerator? accelerator = null, int batchBytes = DefaultBatchBytes, bool overlapIo = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, ImageHeader.MinChunkSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(batchBytes, MaxBatchBytes);
         _accelerator = accelerator;
         _batchBytes = batchBytes;
         _overlapIo = overlapIo;
@@ -156,7 +161,10 @@ public sealed class ImageCipher
     }
 
     private static FileStream OpenRead(string path) =>
-        new(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.SequentialScan });
+        new(path, new FileStreamOptions
+        {
+            Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.SequentialScan,
+        });
 
     private static ImageCipherException OutputExists(string path) =>
         new(ImageError.OutputExists, $"{path} already exists (replacing it must be asked for)");
@@ -327,7 +335,8 @@ public sealed class ImageCipher
             if (first + count == n && input.ReadByte() >= 0)
             {
                 throw seal
-                    ? new ImageCipherException(ImageError.InputChanged, $"the input is longer than the {header.Length:N0} bytes expected (did it change while being encrypted?)")
+                    ? new ImageCipherException(ImageError.InputChanged,
+                        $"the input is longer than the {header.Length:N0} bytes expected (did it change while being encrypted?)")
                     : new ImageCipherException(ImageError.TrailingData, "unexpected bytes follow the last chunk");
             }
             for (var i = 0; i < count; i++)

@@ -105,6 +105,8 @@ public sealed class ImageRoundTripTests
         Assert.Equal(plain, Decrypt(cipher, key, Encrypt(cipher, key, plain, ImageHeader.MaxChunkSize)));
         Assert.Equal(ImageCipher.MinChunksPerBatch, cipher.ChunksPerBatch(ImageHeader.MaxChunkSize));
         Assert.Equal(ImageCipher.MaxChunksPerBatch, new ImageCipher(batchBytes: 64 << 20).ChunksPerBatch(ImageHeader.MinChunkSize));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImageCipher(batchBytes: ImageCipher.MaxBatchBytes + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ImageCipher(batchBytes: 100));
         foreach (var bad in new[] { 0, 4095, ImageHeader.MaxChunkSize + 1 })
             Assert.Throws<ArgumentOutOfRangeException>(() => Encrypt(cipher, key, plain, bad));
     }

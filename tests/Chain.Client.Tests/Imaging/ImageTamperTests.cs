@@ -155,7 +155,9 @@ public sealed class ImageTamperTests : IDisposable
     [Fact]
     public void Truncation_anywhere_is_found()
     {
-        var seed = Environment.GetEnvironmentVariable("CHAIN_TEST_SEED") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : Environment.TickCount;
+        var seed = Environment.GetEnvironmentVariable("CHAIN_TEST_SEED") is { } s
+            ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)
+            : Environment.TickCount;
         _output.WriteLine($"seed {seed} (replay with CHAIN_TEST_SEED={seed})");
         var rng = new Random(seed);
         var cuts = new List<int> { 0, 5, H - 1, H, H + 1, ChunkAt(1), ChunkAt(Chunks - 1), _file.Length - 16, _file.Length - 1 };
