@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Chain.Api.Tls;
 using Chain.Client.Custody;
+using Chain.Client.Imaging;
 using Chain.Ledger;
 using Grpc.Core;
 
@@ -67,7 +68,7 @@ internal static class Cli
         return e switch
         {
             CliException or LedgerException or TlsConfigurationException or InvalidDataException or IOException
-                or UnauthorizedAccessException or CustodyException => e.Message,
+                or UnauthorizedAccessException or CustodyException or ImageCipherException => e.Message,
             ArgumentException a => a.ParamName is null ? a.Message : a.Message.Replace($" (Parameter '{a.ParamName}')", "", StringComparison.Ordinal),
             RpcException { StatusCode: StatusCode.Unavailable } r => $"{where} is unreachable: {r.Status.Detail}",
             RpcException { StatusCode: StatusCode.DeadlineExceeded } => $"{where} did not answer in time",

@@ -45,6 +45,9 @@ internal sealed class CommandContext : IDisposable
         if (_connection?.Client is not null) _timeout.CancelAfter(Timeout);
     }
 
+    /// <summary>Stops the node timeout: the node has answered everything it will be asked, and local work (encrypting a large file) may take longer.</summary>
+    public void EndTimeout() => _timeout.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
+
     public T? Value<T>(Option<T> option) => Parse.GetValue(option);
 
     public T? Value<T>(Argument<T> argument) => Parse.GetValue(argument);

@@ -6,7 +6,7 @@ namespace Chain.Cli;
 /// <summary>
 /// The auditors' command <c>chain</c>: reads a ledger through a node (mutual TLS) or from a data directory and checks
 /// what it reads against the genesis. Exit codes: 0 done, 1 a check failed, 2 an error (bad arguments, unreachable
-/// node, unreadable files), 130 interrupted.
+/// node, unreadable files, a file that does not decrypt), 130 interrupted. <c>image</c> encrypts and decrypts medical images.
 /// </summary>
 public static class Program
 {
@@ -26,6 +26,7 @@ public static class Program
         ContractCommands.AddTo(root, env);
         ExportCommand.AddTo(root, env);
         VerifyCommand.AddTo(root, env);
+        ImageCommand.AddTo(root, env);
 
         // No response files: an argument starting with '@' is an argument, not a file to read.
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
