@@ -38,7 +38,7 @@ public sealed class NodeOptions
     /// <summary>
     /// Hash and signature offload: <c>Backend</c> "cpu-parallel" (default, every core), "cpu" (the single-thread
     /// reference) or a plugin ("opencl", from <c>plugins/opencl/</c> beside the node, or <c>Path</c>); <c>Options</c>
-    /// for the plugin; <c>CrossCheck</c> (<c>FullCheckBatches</c>, <c>SampleItems</c>). A backend that is missing or
+    /// for the plugin; <c>CrossCheck</c> (<c>FullCheckBatches</c>, <c>SampleOneIn</c>, <c>SampleItems</c>). A backend that is missing or
     /// fails to start is logged and replaced by the CPU reference.
     /// </summary>
     public AcceleratorSettings Accelerator { get; set; } = new();
@@ -69,8 +69,9 @@ public sealed class NodeOptions
         Consensus.Validate();
         Mempool.Validate();
         if (Accelerator is null) throw Bad("Accelerator must be an object (or left out)");
-        if (Accelerator.CrossCheck is null || Accelerator.CrossCheck.FullCheckBatches < 0 || Accelerator.CrossCheck.SampleItems < 1)
-            throw Bad("Accelerator:CrossCheck needs FullCheckBatches >= 0 and SampleItems >= 1");
+        if (Accelerator.CrossCheck is null || Accelerator.CrossCheck.FullCheckBatches < 0 || Accelerator.CrossCheck.SampleItems < 1
+            || Accelerator.CrossCheck.SampleOneIn < 1)
+            throw Bad("Accelerator:CrossCheck needs FullCheckBatches >= 0, SampleOneIn >= 1 and SampleItems >= 1");
         if (VerificationCacheSize is < 1 or > 10_000_000) throw Bad("VerificationCacheSize must be 1-10000000");
         return this;
     }

@@ -14,12 +14,20 @@ public sealed record CrossCheckPolicy
     /// <summary>The first this many offloaded batches are checked item by item against the reference.</summary>
     public int FullCheckBatches { get; init; } = 16;
 
-    /// <summary>After that, this many items of every batch (chosen by a rotating, deterministic index) are checked.</summary>
+    /// <summary>
+    /// After that, one item in this many is recomputed on the reference (spread deterministically over the batches:
+    /// a batch is checked as soon as it brings the running count to another multiple, so small batches are checked
+    /// now and then and large ones several times). 1 checks everything.
+    /// </summary>
+    public int SampleOneIn { get; init; } = 64;
+
+    /// <summary>Items checked in a batch that is sampled: the last item, then rotating ones.</summary>
     public int SampleItems { get; init; } = 2;
 
     public CrossCheckPolicy Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(FullCheckBatches);
+        ArgumentOutOfRangeException.ThrowIfLessThan(SampleOneIn, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(SampleItems, 1);
         return this;
     }
@@ -43,9 +51,9 @@ public sealed class AcceleratorStats
 /// backend's results against the reference (every item of the first batches, then a rotating sample of each batch);
 /// and when the backend gives a wrong result or throws, disables it for good (raising <see cref="Faulted"/>), redoes
 /// the whole batch on the reference, and sends all later work to the reference.
-/// <para>The sample bounds, it does not rule out, a wrong result going unnoticed: a backend that is wrong on a
-/// fraction p of items survives a batch of n items with probability about (1-p)^k for k sampled items. A faulty card
-/// is caught within a few batches; a deliberately malicious one that errs once is not guaranteed to be. Consensus
+/// <para>The sample bounds, it does not rule out, a wrong result going unnoticed: a backend wrong on a fraction p of
+/// items is caught after about 1/p sampled items, i.e. after roughly SampleOneIn/p items of work. A systematically
+/// faulty card is caught within its first batches; one that errs once in a long while may go unnoticed. Consensus
 /// does not depend on it: every replica checks independently, so one node's faulty card cannot make the others
 /// accept a forged transaction.</para>
 /// </summary>
@@ -55,6 +63,7 @@ public sealed class CheckedAccelerator : IAccelerator
     private readonly IAccelerator _reference;
     private readonly CrossCheckPolicy _policy;
     private long _batches;
+    private long _items;
     private long _rotation;
     private volatile AcceleratorFault? _fault;
 
@@ -279,16 +288,21 @@ public sealed class CheckedAccelerator : IAccelerator
     {
         if (count == 0) yield break;
         var batch = Interlocked.Increment(ref _batches);
-        if (batch <= _policy.FullCheckBatches || count <= _policy.SampleItems)
+        if (batch <= _policy.FullCheckBatches || _policy.SampleOneIn == 1)
         {
             Interlocked.Add(ref Stats.CheckedItems, count);
             for (var i = 0; i < count; i++) yield return i;
             yield break;
         }
-        Interlocked.Add(ref Stats.CheckedItems, _policy.SampleItems);
+        // Items seen so far, and how many multiples of SampleOneIn this batch crosses: that many checks are due.
+        var seen = Interlocked.Add(ref _items, count);
+        var due = seen / _policy.SampleOneIn - (seen - count) / _policy.SampleOneIn;
+        if (due == 0) yield break;
+        var checks = (int)Math.Min(count, Math.Max(_policy.SampleItems, due));
+        Interlocked.Add(ref Stats.CheckedItems, checks);
         // The last item always (odd tails and off-by-one errors live there), then a rotating stride over the rest.
         yield return count - 1;
-        for (var k = 1; k < _policy.SampleItems; k++)
+        for (var k = 1; k < checks; k++)
         {
             var r = Interlocked.Increment(ref _rotation);
             yield return (int)(unchecked((ulong)r * 0x9E3779B97F4A7C15UL) % (ulong)count);

@@ -196,6 +196,22 @@ public sealed class CrossCheckTests
     }
 
     [Fact]
+    public void Small_batches_are_sampled_at_the_configured_rate_and_a_fault_in_them_is_still_caught()
+    {
+        var healthy = new CheckedAccelerator(new ParallelCpuAccelerator(), policy: new CrossCheckPolicy { FullCheckBatches = 4, SampleOneIn = 64, SampleItems = 1 });
+        var message = new List<ReadOnlyMemory<byte>> { new byte[10] };
+        for (var i = 0; i < 4 + 6400; i++) healthy.Sha256(message, new Hash32[1]);
+        // 4 batches in full, then one single-item batch in 64.
+        Assert.Equal(4 + 100, healthy.Stats.ItemsCrossChecked);
+
+        var faulty = new FaultyAccelerator(AccelOps.Sha256, 1, (_, _) => true);
+        using var watched = new CheckedAccelerator(faulty, policy: new CrossCheckPolicy { FullCheckBatches = 0, SampleOneIn = 64 });
+        for (var i = 0; i < 64 && !watched.Disabled; i++) watched.Sha256(message, new Hash32[1]);
+        Assert.True(watched.Disabled);
+        Assert.Equal(64, faulty.Calls);
+    }
+
+    [Fact]
     public void A_fault_in_only_the_last_item_is_caught_by_the_sample()
     {
         var faulty = new FaultyAccelerator(AccelOps.Sha256, 1, (i, n) => i == n - 1);
@@ -228,7 +244,8 @@ public sealed class CrossCheckTests
     public void Concurrent_callers_get_correct_results_while_a_backend_is_caught()
     {
         var faulty = new FaultyAccelerator(AccelOps.Sha256, 20, (_, _) => true);
-        using var watched = new CheckedAccelerator(faulty);
+        // Every item checked (SampleOneIn = 1), so no wrong digest can escape whichever thread meets the fault first.
+        using var watched = new CheckedAccelerator(faulty, policy: new CrossCheckPolicy { SampleOneIn = 1 });
         var faults = 0;
         watched.Faulted += _ => Interlocked.Increment(ref faults);
         Parallel.For(0, 8, t =>
