@@ -169,18 +169,17 @@ internal sealed class LedgerService(CallerIdentity callers, Admission admission,
         if (request.Key.IsEmpty || request.Key.Length > LedgerLimits.Default.MaxStateKeyBytes)
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"key must be 1-{LedgerLimits.Default.MaxStateKeyBytes} bytes"));
         var key = request.Key.ToByteArray();
-        // Read the root and height first: the proof is against the state at least this new.
-        var height = store.Height;
-        var entry = store.GetState(key);
-        var proof = store.ProveState(key);
+        // Value, proof, height and root from one committed state (a block committing meanwhile cannot mix them).
+        var read = store.ReadState(key);
+        var entry = read.Entry;
         return Task.FromResult(new QueryStateResponse
         {
             Found = entry is not null,
             Value = entry is null ? ByteString.Empty : ByteString.CopyFrom(entry.Value),
             Version = entry?.Version ?? 0,
-            Height = height,
-            StateRoot = ByteString.CopyFrom(store.StateRoot.ToArray()),
-            Proof = ByteString.CopyFrom(proof.Encode()),
+            Height = read.Height,
+            StateRoot = ByteString.CopyFrom(read.StateRoot.ToArray()),
+            Proof = ByteString.CopyFrom(read.Proof.Encode()),
         });
     }
 

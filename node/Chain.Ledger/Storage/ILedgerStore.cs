@@ -13,6 +13,9 @@ public readonly record struct TxLocation(ulong Height, int Index);
 /// <summary>One state change produced by executing a block: a value to set, or null to delete the key.</summary>
 public sealed record StateWrite(byte[] Key, byte[]? Value);
 
+/// <summary>One consistent read of a state key: value (or null), its proof, and the height and root they are valid at.</summary>
+public sealed record StateRead(ulong Height, Hash32 StateRoot, StateEntry? Entry, StateProof Proof);
+
 /// <summary>
 /// The ledger's storage port. Implemented on RocksDB (<see cref="RocksDbLedgerStore"/>) and in memory
 /// (<see cref="InMemoryLedgerStore"/>) with the same behaviour.
@@ -53,8 +56,14 @@ public interface ILedgerStore : IDisposable
     /// <summary>Entries whose key starts with <paramref name="prefix"/>, in key order.</summary>
     IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> startAfter = default);
 
-    /// <summary>A proof of the key's current value, or of its absence, against <see cref="StateRoot"/>.</summary>
+    /// <summary>
+    /// A proof of the key's current value, or of its absence, against <see cref="StateRoot"/> (read it after the
+    /// proof, or use <see cref="ReadState"/>: a commit may land in between).
+    /// </summary>
     StateProof ProveState(ReadOnlySpan<byte> key);
+
+    /// <summary>The key's value, its proof, and the height and state root they belong to, all from one committed state.</summary>
+    StateRead ReadState(ReadOnlySpan<byte> key);
 
     /// <summary>
     /// Appends <paramref name="block"/> with the state changes of executing it, atomically and durably.

@@ -44,6 +44,8 @@ public abstract class LedgerStoreBase : ILedgerStore
 
     protected LedgerStoreBase(LedgerLimits limits) => Limits = limits.Validate();
 
+    private readonly ReaderWriterLockSlim _stateLock = new(LockRecursionPolicy.NoRecursion);
+
     public LedgerLimits Limits { get; }
     public Hash32 GenesisHash { get; private set; }
     public ulong Height => _tip.Height;
@@ -140,8 +142,34 @@ public abstract class LedgerStoreBase : ILedgerStore
     public IEnumerable<KeyValuePair<byte[], StateEntry>> ScanState(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> startAfter = default) =>
         Scan(Column.State, prefix.ToArray(), startAfter.IsEmpty ? null : startAfter.ToArray()).Select(kv => KeyValuePair.Create(kv.Key, DecodeEntry(kv.Value)));
 
-    public StateProof ProveState(ReadOnlySpan<byte> key) =>
-        SparseMerkleTree.Prove(new NodeReader(this), SparseMerkleTree.KeyHash(key));
+    public StateProof ProveState(ReadOnlySpan<byte> key)
+    {
+        var keyHash = SparseMerkleTree.KeyHash(key);
+        _stateLock.EnterReadLock();
+        try
+        {
+            return SparseMerkleTree.Prove(new NodeReader(this), keyHash);
+        }
+        finally
+        {
+            _stateLock.ExitReadLock();
+        }
+    }
+
+    public StateRead ReadState(ReadOnlySpan<byte> key)
+    {
+        var keyHash = SparseMerkleTree.KeyHash(key);
+        _stateLock.EnterReadLock();
+        try
+        {
+            var tip = _tip;
+            return new StateRead(tip.Height, tip.StateRoot, GetState(key), SparseMerkleTree.Prove(new NodeReader(this), keyHash));
+        }
+        finally
+        {
+            _stateLock.ExitReadLock();
+        }
+    }
 
     public byte[]? GetMeta(string name) => Read(Column.Meta, Key(AppMetaPrefix + name));
 
@@ -180,8 +208,17 @@ public abstract class LedgerStoreBase : ILedgerStore
             ops.Add(Meta(TipKey, EncodeTip(height, block.Hash, block.Header.Timestamp, block.Header.ExecutedHeight)));
             ops.Add(Meta(StateRootKey, root.ToArray()));
             ops.Add(new StoreOp(Column.StateRoots, HeightKey(height), root.ToArray()));
-            Write(ops, sync: true);
-            _tip = new Tip(height, block.Hash, block.Header.Timestamp, block.Header.ExecutedHeight, root);
+            // Readers of the state tree (proofs) hold the read side: they never see half of one commit's nodes.
+            _stateLock.EnterWriteLock();
+            try
+            {
+                Write(ops, sync: true);
+                _tip = new Tip(height, block.Hash, block.Header.Timestamp, block.Header.ExecutedHeight, root);
+            }
+            finally
+            {
+                _stateLock.ExitWriteLock();
+            }
             return root;
         }
     }
@@ -319,5 +356,6 @@ public abstract class LedgerStoreBase : ILedgerStore
 
     protected virtual void Dispose(bool disposing)
     {
+        if (disposing) _stateLock.Dispose();
     }
 }

@@ -131,5 +131,6 @@ public sealed class RocksDbLedgerStore : LedgerStoreBase
     protected override void Dispose(bool disposing)
     {
         if (disposing) _db.Dispose();
+        base.Dispose(disposing);
     }
 }
