@@ -126,7 +126,7 @@ internal static class SyntheticElf
 
     public static byte[] Build(string file, string[] versions, ushort[] versym)
     {
-        var strings = new MemoryStream();
+        using var strings = new MemoryStream();
         strings.WriteByte(0);
         int Add(string s)
         {

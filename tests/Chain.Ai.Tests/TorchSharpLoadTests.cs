@@ -40,8 +40,8 @@ public class TorchSharpLoadTests
         using var loss = output.sum();
         loss.backward();
         // d(sum over 4 rows of w·x + b)/dw = sum of the inputs = 4 per weight; /db = 4.
-        using var weightGrad = layer.weight!.grad!;
-        using var biasGrad = layer.bias!.grad!;
+        var weightGrad = layer.weight!.grad!;
+        var biasGrad = layer.bias!.grad!;
         Assert.Equal(new[] { 4f, 4f, 4f }, weightGrad.data<float>().ToArray());
         Assert.Equal(new[] { 4f }, biasGrad.data<float>().ToArray());
     }

@@ -134,21 +134,29 @@ public static class ElfVersionNeeds
         return changed;
     }
 
-    private static ushort U16(byte[] b, long at) => (ushort)(b[at] | (b[at + 1] << 8));
+    // Little-endian reads and writes; unchecked, since Chain.Ai builds with overflow checks on.
+    private static ushort U16(byte[] b, long at) => unchecked((ushort)(b[at] | (b[at + 1] << 8)));
 
-    private static uint U32(byte[] b, long at) => (uint)(b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24));
+    private static uint U32(byte[] b, long at) =>
+        b[at] | ((uint)b[at + 1] << 8) | ((uint)b[at + 2] << 16) | ((uint)b[at + 3] << 24);
 
-    private static ulong U64(byte[] b, long at) => U32(b, at) | ((ulong)U32(b, at + 4) << 32);
+    /// <summary>A 64-bit file offset or size; one beyond what a byte array can hold is malformed.</summary>
+    private static long Offset(byte[] b, long at)
+    {
+        var value = U32(b, at) | ((ulong)U32(b, at + 4) << 32);
+        if (value > int.MaxValue) throw new InvalidDataException("offset or size out of range");
+        return (long)value;
+    }
 
     private static void W16(byte[] b, long at, ushort value)
     {
-        b[at] = (byte)value;
-        b[at + 1] = (byte)(value >> 8);
+        b[at] = unchecked((byte)value);
+        b[at + 1] = unchecked((byte)(value >> 8));
     }
 
     private static void W32(byte[] b, long at, uint value)
     {
-        for (var i = 0; i < 4; i++) b[at + i] = (byte)(value >> (8 * i));
+        for (var i = 0; i < 4; i++) b[at + i] = unchecked((byte)(value >> (8 * i)));
     }
 
     private sealed class AuxEntry
@@ -193,7 +201,7 @@ public static class ElfVersionNeeds
             if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
                 throw new InvalidDataException("not an ELF file");
             if (elf[4] != 2 || elf[5] != 1) throw new InvalidDataException("not a 64-bit little-endian ELF file");
-            var shoff = (long)U64(elf, 40);
+            var shoff = Offset(elf, 40);
             var shentsize = U16(elf, 58);
             var shnum = U16(elf, 60);
             if (shentsize < 64 || shoff <= 0 || shoff + (long)shentsize * shnum > elf.Length)
@@ -205,8 +213,8 @@ public static class ElfVersionNeeds
                 var sh = shoff + (long)i * shentsize;
                 var type = U32(elf, sh + 4);
                 if (type != ShtGnuVerneed && type != ShtGnuVersym) continue;
-                var offset = (long)U64(elf, sh + 24);
-                var size = (long)U64(elf, sh + 32);
+                var offset = Offset(elf, sh + 24);
+                var size = Offset(elf, sh + 32);
                 if (offset < 0 || size < 0 || offset + size > elf.Length)
                     throw new InvalidDataException("section " + i + " out of range");
                 if (type == ShtGnuVersym)
@@ -223,8 +231,8 @@ public static class ElfVersionNeeds
                 var link = U32(elf, sh + 40);
                 if (link >= shnum) throw new InvalidDataException("version needs link to no string table");
                 var strtab = shoff + (long)link * shentsize;
-                layout.DynStrOffset = (long)U64(elf, strtab + 24);
-                layout.DynStrSize = (long)U64(elf, strtab + 32);
+                layout.DynStrOffset = Offset(elf, strtab + 24);
+                layout.DynStrSize = Offset(elf, strtab + 32);
                 if (layout.DynStrOffset + layout.DynStrSize > elf.Length)
                     throw new InvalidDataException("string table out of range");
             }
