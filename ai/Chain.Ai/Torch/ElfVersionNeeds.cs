@@ -138,7 +138,7 @@ public static class ElfVersionNeeds
     private static ushort U16(byte[] b, long at) => unchecked((ushort)(b[at] | (b[at + 1] << 8)));
 
     private static uint U32(byte[] b, long at) =>
-        b[at] | ((uint)b[at + 1] << 8) | ((uint)b[at + 2] << 16) | ((uint)b[at + 3] << 24);
+        (uint)b[at] | ((uint)b[at + 1] << 8) | ((uint)b[at + 2] << 16) | ((uint)b[at + 3] << 24);
 
     /// <summary>A 64-bit file offset or size; one beyond what a byte array can hold is malformed.</summary>
     private static long Offset(byte[] b, long at)
