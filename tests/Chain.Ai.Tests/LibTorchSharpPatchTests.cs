@@ -103,7 +103,11 @@ public class LibTorchSharpPatchTests
             File.WriteAllBytes(original, bytes);
             var written = new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc);
             File.SetLastWriteTimeUtc(original, written);
-            File.CreateHardLink(link, original);
+            using (var ln = System.Diagnostics.Process.Start("ln", [original, link]))
+            {
+                ln.WaitForExit();
+                Assert.Equal(0, ln.ExitCode);
+            }
 
             Assert.Equal(1, ElfVersionNeeds.PatchFile(link, Marker));
             Assert.Equal(bytes, File.ReadAllBytes(original));
