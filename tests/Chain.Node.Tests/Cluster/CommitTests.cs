@@ -16,11 +16,11 @@ public sealed class CommitTests(ITestOutputHelper output)
 
         var loadStarted = log.Elapsed;
         var load = TxLoad.Start(cluster, concurrency: 64, total: Transactions);
-        var finished = await load.WaitAsync(TimeSpan.FromSeconds(180));
+        var finished = await load.WaitAsync(TimeSpan.FromSeconds(300)); // a bound, not a speed target: CI runs other test projects beside it
         if (!finished) await load.StopAsync(TimeSpan.FromSeconds(20));
         log.Line(load.Summary());
         var seconds = (log.Elapsed - loadStarted).TotalSeconds;
-        Assert.True(finished, $"{Transactions:N0} transactions were not all answered within 180 s: {load.Summary()}");
+        Assert.True(finished, $"{Transactions:N0} transactions were not all answered within 300 s: {load.Summary()}");
         Assert.True(load.Committed == Transactions,
             $"every one of the {Transactions:N0} submissions should return COMMITTED (wait_for_commit): {load.Summary()}");
         Assert.Equal(0, load.Refused);
