@@ -266,7 +266,7 @@ internal static class ImageCommand
     /// <summary>cpu and cpu-parallel are built here (the CPU needs no cross-check against itself); a plugin goes through the loader.</summary>
     private static IAccelerator OpenAccelerator(string name, TextWriter stderr) => name switch
     {
-        CpuAccelerator.BackendName => new CpuAccelerator(),
+        CpuAccelerator.BackendName => CpuAccelerator.Instance,
         ParallelCpuAccelerator.BackendName => new ParallelCpuAccelerator(),
         _ => AcceleratorLoader.Load(new AcceleratorSettings { Backend = name }, line => stderr.WriteLine($"note: {Cli.OneLine(line)}")),
     };
