@@ -17,8 +17,30 @@ if ! dotnet build Chain.sln -nologo -v quiet; then
   exit 1
 fi
 
-dotnet test Chain.sln --no-build -nologo -v quiet --logger "trx" --results-directory "$results" "$@"
+# One test project at a time (-m:1): the cluster tests start real 4-node clusters with real deadlines, and on a
+# 2-core machine another project's CPU-bound tests running beside them turn those deadlines into flakes.
+dotnet test Chain.sln --no-build -nologo -v quiet -m:1 --logger "trx" --results-directory "$results" "$@"
 status=$?
+
+# Before the reports are deleted: every failed test's name, message, and the tail of its output.
+for f in "$results"/*.trx; do
+  [ -e "$f" ] || continue
+  perl -0777 -ne '
+    while (/<UnitTestResult\b([^>]*?)outcome="(Failed|Error|Timeout|Aborted)"([^>]*)>(.*?)<\/UnitTestResult>/gs) {
+      my ($attrs, $body) = ("$1 $3", $4);
+      my ($name) = $attrs =~ /testName="([^"]*)"/;
+      my ($msg) = $body =~ /<Message>(.*?)<\/Message>/s;
+      my ($stack) = $body =~ /<StackTrace>(.*?)<\/StackTrace>/s;
+      my ($out) = $body =~ /<StdOut>(.*?)<\/StdOut>/s;
+      for ($name, $msg, $stack, $out) { next unless defined; s/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/\x27/g; s/&#xD;//g; s/&#xA;/\n/g; s/&amp;/&/g; }
+      my @out = defined $out ? split /\n/, $out : ();
+      @out = @out[-40 .. -1] if @out > 40;
+      my @stack = defined $stack ? (split /\n/, $stack)[0 .. 9] : ();
+      print "\n=== FAILED: $name\n", ($msg // "(no message)"), "\n";
+      print "--- stack:\n", join("\n", grep { defined } @stack), "\n" if @stack;
+      print "--- last lines of its output:\n", join("\n", @out), "\n" if @out;
+    }' "$f"
+done
 
 passed=0; failed=0; skipped=0; files=0
 for f in "$results"/*.trx; do
