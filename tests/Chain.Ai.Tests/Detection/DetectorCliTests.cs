@@ -17,8 +17,8 @@ public sealed class DetectorCliTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    private string[] SyntheticData() =>
-        ["--data", SyntheticIomt.WriteFile(_dir), "--label", "Label", "--family", "Category", "--drop", "Id", "--vitals", "v1,v2"];
+    private string[] SyntheticData(string label = "Label") =>
+        ["--data", SyntheticIomt.WriteFile(_dir), "--label", label, "--family", "Category", "--drop", "Id", "--vitals", "v1,v2"];
 
     private static readonly string[] Quick = ["--epochs", "4", "--hidden", "8", "--seed", "3"];
 
@@ -52,7 +52,7 @@ public sealed class DetectorCliTests : IDisposable
     [Fact]
     public async Task A_missing_column_exits_2_with_one_line()
     {
-        var (code, _, stderr) = await Run(["train", .. SyntheticData(), "--label", "Nope", "--out", Path.Combine(_dir, "m.bin")]);
+        var (code, _, stderr) = await Run(["train", .. SyntheticData(label: "Nope"), "--out", Path.Combine(_dir, "m.bin")]);
         Assert.Equal(Program.Error, code);
         Assert.Contains("'Nope' is not in the header", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Trim().Split('\n'));

@@ -5,13 +5,21 @@ using Xunit.Abstractions;
 
 namespace Chain.Ai.Tests.Detection;
 
-/// <summary>The detector on small synthetic data (seeded; each test prints its seed).</summary>
-public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
+/// <summary>One detector trained once on the synthetic data, shared by the tests that only read it.</summary>
+public sealed class TrainedSynthetic : IDisposable
 {
-    private const int Seed = 11;
-    private readonly string _dir = Directory.CreateTempSubdirectory("chain-detector-").FullName;
+    public const int Seed = 11;
 
-    private static DetectorOptions Small(FeatureGroup features = FeatureGroup.All) => new()
+    public TrainedSynthetic()
+    {
+        (Detector, Test) = Train();
+    }
+
+    public Detector Detector { get; }
+
+    public TabularDataset Test { get; }
+
+    public static DetectorOptions Small(FeatureGroup features = FeatureGroup.All) => new()
     {
         Hidden = [16, 8],
         Epochs = 12,
@@ -22,22 +30,36 @@ public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
         Patience = 0,
     };
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private (Detector Detector, TabularDataset Test) TrainSmall(FeatureGroup features = FeatureGroup.All)
+    public static (Detector Detector, TabularDataset Test) Train(FeatureGroup features = FeatureGroup.All)
     {
-        output.WriteLine($"seed {Seed}, synthetic data seed 7");
         var data = SyntheticIomt.Load();
         var split = DetectionSplit.Choose(data, Seed).Split;
         var detector = Detector.Train(data.Subset(split.Train), data.Subset(split.Validation), Small(features));
         return (detector, data.Subset(split.Test));
     }
 
+    public void Dispose() => Detector.Dispose();
+}
+
+/// <summary>The detector on small synthetic data (seeded; each test prints its seed).</summary>
+public sealed class DetectorTests(ITestOutputHelper output, TrainedSynthetic trained) : IDisposable, IClassFixture<TrainedSynthetic>
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("chain-detector-").FullName;
+
+    private static DetectorOptions Small(FeatureGroup features = FeatureGroup.All) => TrainedSynthetic.Small(features);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private (Detector Detector, TabularDataset Test) Shared()
+    {
+        output.WriteLine($"seed {TrainedSynthetic.Seed}, synthetic data seed 7");
+        return (trained.Detector, trained.Test);
+    }
+
     [Fact]
     public void Seeded_training_on_separable_data_detects_the_attacks()
     {
-        var (detector, test) = TrainSmall();
-        using var _ = detector;
+        var (detector, test) = Shared();
         var report = Metrics.Binary(test.Labels, detector.AttackProbability(test.Rows), detector.Threshold);
         output.WriteLine($"test accuracy {report.Accuracy:F4}, F1 {report.F1:F4}, AUROC {report.Auroc:F4}");
         Assert.True(report.Auroc > 0.97, $"AUROC {report.Auroc}");
@@ -58,9 +80,8 @@ public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void The_same_seed_gives_identical_probabilities()
     {
-        var (first, test) = TrainSmall();
-        var (second, _) = TrainSmall();
-        using (first)
+        var (first, test) = Shared();
+        var (second, _) = TrainedSynthetic.Train();
         using (second)
         {
             Assert.Equal(first.AttackProbability(test.Rows), second.AttackProbability(test.Rows));
@@ -72,8 +93,7 @@ public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void The_single_event_path_agrees_with_the_batch_path()
     {
-        var (detector, test) = TrainSmall();
-        using var _ = detector;
+        var (detector, test) = Shared();
         var batch = detector.AttackProbability(test.Rows);
         for (var i = 0; i < 50; i++)
         {
@@ -85,8 +105,7 @@ public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Save_and_load_round_trip_gives_identical_outputs_and_identical_bytes()
     {
-        var (detector, test) = TrainSmall();
-        using var _ = detector;
+        var (detector, test) = Shared();
         var path = Path.Combine(_dir, "model.bin");
         detector.Save(path);
         var bytes = File.ReadAllBytes(path);
@@ -110,8 +129,7 @@ public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Corrupt_truncated_foreign_or_missing_model_files_are_refused_with_the_typed_error()
     {
-        var (detector, _) = TrainSmall();
-        using var __ = detector;
+        var (detector, _) = Shared();
         var bytes = detector.ToBytes();
         string Write(string name, byte[] content)
         {
@@ -145,7 +163,8 @@ public sealed class DetectorTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void The_feature_group_restricts_the_input_width()
     {
-        var (detector, test) = TrainSmall(FeatureGroup.Vitals);
+        output.WriteLine($"seed {TrainedSynthetic.Seed}, synthetic data seed 7");
+        var (detector, test) = TrainedSynthetic.Train(FeatureGroup.Vitals);
         using var _ = detector;
         Assert.Equal(["v1", "v2"], detector.FeatureNames);
         Assert.Equal(FeatureGroup.Vitals, detector.FeatureGroup);

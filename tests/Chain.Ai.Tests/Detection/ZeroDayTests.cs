@@ -35,7 +35,7 @@ public sealed class ZeroDayTests(ITestOutputHelper output)
         const int seed = 5;
         output.WriteLine($"seed {seed}, synthetic data seed 7");
         var data = SyntheticIomt.Load();
-        var options = new DetectorOptions { Hidden = [16, 8], Epochs = 8, BatchSize = 64, LearningRate = 3e-3, Seed = seed, Patience = 0 };
+        var options = new DetectorOptions { Hidden = [16, 8], Epochs = 15, BatchSize = 64, LearningRate = 3e-3, Seed = seed, Patience = 0 };
         var report = ZeroDay.Evaluate(data, options, maxFpr: 0.02, gap: 5, minTestEvents: 10);
         Assert.StartsWith("chronological", report.Split, StringComparison.Ordinal);
         Assert.Equal([SyntheticIomt.Alteration, SyntheticIomt.Spoofing], report.Unseen.Select(r => r.Family));
