@@ -227,16 +227,16 @@ public static class DetectorCommands
         stdout.WriteLine($"split:           {report.Split}");
         stdout.WriteLine($"threshold rule:  lowest with FPR <= {F(report.MaxFpr)} on the validation benign rows; campaign gap {report.Gap}");
         stdout.WriteLine();
-        stdout.WriteLine("detector          family            scope  events  blocked  (test share, n)   (all share, n)    " +
-                         "benign FPR  campaigns  missed  delay mean/median");
+        stdout.WriteLine("detector        family             scope  events  blocked  test share (n)    all share (n)     " +
+                         "test FPR  campaigns  missed  delay mean  median");
         foreach (var row in report.Unseen.Concat(report.Known))
         {
             var who = row.Unseen ? "without family" : "all known";
-            var all = row.Unseen ? $"{F(row.AllBlockedShare)}, {row.AllEvents}" : "n/a (trained)";
+            var all = row.Unseen ? $"{F(row.AllBlockedShare)} ({row.AllEvents})" : "n/a (trained)";
+            var test = $"{F(row.TestBlockedShare)} ({row.TestEvents})";
             stdout.WriteLine(string.Create(Inv,
-                $"{who,-17} {row.Family,-17} {row.Scope,-5}  {row.Events,6}  {F(row.BlockedShare),7}  " +
-                $"({F(row.TestBlockedShare)}, {row.TestEvents}){"",-3}  ({all}){"",-2}  {F(row.BenignFpr),10}  " +
-                $"{row.Campaigns,9}  {row.MissedCampaigns,6}  {F(row.MeanDelay, 2)}/{F(row.MedianDelay, 1)}"));
+                $"{who,-15} {row.Family,-18} {row.Scope,-5}  {row.Events,6}  {F(row.BlockedShare),7}  {test,-16}  {all,-16}  " +
+                $"{F(row.BenignFpr),8}  {row.Campaigns,9}  {row.MissedCampaigns,6}  {F(row.MeanDelay, 2),10}  {F(row.MedianDelay, 1),6}"));
         }
         stdout.WriteLine();
         stdout.WriteLine("blocked = share of the family's events in the scope scored >= threshold; scope 'test' = its events in the " +

@@ -41,6 +41,19 @@ public sealed class DetectorCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Zero_day_prints_a_row_per_family_for_both_detectors()
+    {
+        var (code, stdout, stderr) = await Run(["zero-day", .. SyntheticData(), .. Quick, "--max-fpr", "0.05"]);
+        Assert.True(code == 0, stderr);
+        var rows = stdout.Split('\n').Where(l => l.StartsWith("without family", StringComparison.Ordinal)
+                                                 || l.StartsWith("all known", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(4, rows.Length);
+        Assert.Equal(2, rows.Count(r => r.Contains(SyntheticIomt.Spoofing, StringComparison.Ordinal)));
+        Assert.Equal(2, rows.Count(r => r.Contains(SyntheticIomt.Alteration, StringComparison.Ordinal)));
+        Assert.Contains("training without Spoofing", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_failed_minimum_check_exits_1()
     {
         var model = Path.Combine(_dir, "model.bin");
