@@ -26,6 +26,7 @@ public static class Program
         doctor.SetAction(_ => Doctor(stdout, stderr));
         root.Add(doctor);
         Commands.DetectorCommands.Add(root, stdout, stderr);
+        root.Add(Report.ReportCommand.Create(stdout, stderr));
 
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)

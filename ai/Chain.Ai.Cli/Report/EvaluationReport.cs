@@ -66,7 +66,7 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
 
     internal string OutDir => outDir;
 
-    internal void Step(string what) => _progress.WriteLine(Inv, $"[{_clock.Elapsed:hh\\:mm\\:ss}] {what}");
+    internal void Step(string what) => _progress.WriteLine(string.Create(Inv, $"[{_clock.Elapsed:hh\\:mm\\:ss}] {what}"));
 
     private void Header(ChosenSplit chosen)
     {
@@ -75,13 +75,13 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
         _md.AppendLine(Inv, $"- Date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}");
         _md.AppendLine(Inv, $"- Commit: {Commit()}");
         _md.AppendLine(Inv, $"- Machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription.Trim()}, {RuntimeInformation.FrameworkDescription}; TorchSharp on CPU");
-        _md.AppendLine(Inv, $"- Data: `{Path.GetFileName(dataPath)}` (sha256 `{Sha256(dataPath)}`), {data.Count:N0} rows, " +
-                            $"{data.Labels.Count(l => l == 1):N0} attacks ({string.Join(", ", families.Select(f => $"{f} {data.Families.Count(x => x == f):N0}"))}), " +
-                            $"{data.FeatureNames.Count} features ({data.IsVital.Count(v => v)} vital signs)");
-        _md.AppendLine(Inv, $"- Columns removed before anything is fitted: {(dataOptions.Drop.Count == 0 ? "none" : string.Join(", ", dataOptions.Drop.Select(c => $"`{c}`")))} " +
+        _md.AppendLine(S($"- Data: `{Path.GetFileName(dataPath)}` (sha256 `{Sha256(dataPath)}`), {data.Count:N0} rows, ") +
+                            S($"{data.Labels.Count(l => l == 1):N0} attacks ({string.Join(", ", families.Select(f => $"{f} {data.Families.Count(x => x == f):N0}"))}), ") +
+                            S($"{data.FeatureNames.Count} features ({data.IsVital.Count(v => v)} vital signs)"));
+        _md.AppendLine(S($"- Columns removed before anything is fitted: {(dataOptions.Drop.Count == 0 ? "none" : string.Join(", ", dataOptions.Drop.Select(c => $"`{c}`")))} ") +
                             "(label leaks, identifiers and constant columns; see the dataset's README and `DatasetOptions.WustlEhms2020`), and the label columns");
-        _md.AppendLine(Inv, $"- Split: {chosen.Description}: {chosen.Split.Train.Count:N0} train / {chosen.Split.Validation.Count:N0} validation / " +
-                            $"{chosen.Split.Test.Count:N0} test rows. The scaler is fitted on train rows; epochs and thresholds are chosen on validation rows; test rows are used only for the figures below.");
+        _md.AppendLine(S($"- Split: {chosen.Description}: {chosen.Split.Train.Count:N0} train / {chosen.Split.Validation.Count:N0} validation / ") +
+                            S($"{chosen.Split.Test.Count:N0} test rows. The scaler is fitted on train rows; epochs and thresholds are chosen on validation rows; test rows are used only for the figures below."));
         _md.AppendLine(Inv, $"- Seed: {seed}. Scale: {(scale == ReportScale.Quick ? "quick (a smoke run: few epochs, figures not meaningful)" : "full")}.");
         _md.AppendLine();
     }
@@ -130,8 +130,8 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
         var report = ZeroDay.Evaluate(data, new DetectorOptions { Seed = seed, Epochs = scale.ZeroDayEpochs, Patience = Math.Max(2, scale.ZeroDayEpochs / 5) },
             maxFpr: 0.01, progress: new Progress<string>(Step));
         _md.AppendLine("## Zero-day: blocking a family the detector never saw").AppendLine();
-        _md.AppendLine(Inv, $"Each family is removed from training and validation in turn; the threshold is set on validation benign rows for FPR <= {report.MaxFpr:P0}. " +
-                            $"Delay: events of a campaign (a run of the family's events, gaps of at most {report.Gap} rows) before the first blocked one. Split: {report.Split}.").AppendLine();
+        _md.AppendLine(S($"Each family is removed from training and validation in turn; the threshold is set on validation benign rows for FPR <= {report.MaxFpr:P0}. ") +
+                            S($"Delay: events of a campaign (a run of the family's events, gaps of at most {report.Gap} rows) before the first blocked one. Split: {report.Split}.")).AppendLine();
         _md.AppendLine("| family | detector | scope | events | blocked | benign FPR (test) | campaigns | missed | mean delay | median delay |");
         _md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var f in report.Unseen.Concat(report.Known))
@@ -150,17 +150,18 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
         _md.AppendLine("Perturbations in scaled units (standard deviations of the training data), L-infinity, every feature kept within the range seen in training " +
                        "(a row already outside keeps its own value as the bound). PGD: 10 steps of 2.5 eps / 10 from a random start. " +
                        $"Robust model: the all-features detector fine-tuned for {scale.AdversarialEpochs} epochs on half clean, half PGD (5 steps) loss, " +
-                       "its threshold re-chosen on validation. Accuracy on at most " + scale.MaxAdversarialRows.ToString(Inv) + " test rows (every attack row, then benign rows in time order).").AppendLine();
+                       "its threshold re-chosen on validation. Accuracy on at most " + scale.MaxAdversarialRows.ToString(Inv) + " test rows (the attack rows, at most half, then benign rows, each in time order).").AppendLine();
         var features = plain.FeatureGroup;
         var trainRows = plain.Scaler.Transform(data.Subset(chosen.Split.Train).Select(features).Rows);
         var trainLabels = data.Subset(chosen.Split.Train).Labels.ToArray();
         var bounds = FeatureBounds.FromRows(trainRows);
-        var testIdx = chosen.Split.Test.Where(i => data.Labels[i] == 1)
-            .Concat(chosen.Split.Test.Where(i => data.Labels[i] == 0)).Take(scale.MaxAdversarialRows).Order().ToArray();
+        var attackRows = chosen.Split.Test.Where(i => data.Labels[i] == 1).Take(scale.MaxAdversarialRows / 2).ToList();
+        var testIdx = attackRows.Concat(chosen.Split.Test.Where(i => data.Labels[i] == 0).Take(scale.MaxAdversarialRows - attackRows.Count))
+            .Order().ToArray();
         var testRows = plain.Scaler.Transform(data.Subset(testIdx).Select(features).Rows);
         var testLabels = testIdx.Select(i => data.Labels[i]).ToArray();
 
-        using var robust = DetectorFile.Decode(plain.ToBytes(), "copy");
+        using var robust = Detector.FromBytes(plain.ToBytes(), "copy of the detector");
         Step($"adversarial training: {scale.AdversarialEpochs} epochs");
         AdversarialTraining.Train(robust.Network, trainRows, trainLabels, bounds,
             new AdversarialTrainingOptions
@@ -185,6 +186,8 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
         }
         _md.AppendLine();
     }
+
+    private static string S(FormattableString s) => s.ToString(Inv);
 
     internal static string Name(FeatureGroup group) => group switch
     {
