@@ -19,6 +19,7 @@ public sealed record DpSgdEpoch(int Epoch, int Steps, double MeanLoss, double Me
 /// <param name="History">One row per epoch.</param>
 /// <param name="Steps">Steps done: exactly what <paramref name="Accountant"/> composed.</param>
 /// <param name="SamplingRate">q = B / N: exactly what the batches were sampled with and what the accountant used.</param>
+/// <param name="NoiseMultiplier">sigma as run (0 on the non-private path).</param>
 /// <param name="Privacy">The final (epsilon, delta) and best order; epsilon ∞ when sigma = 0 or on the non-private path.</param>
 /// <param name="Accountant">The accountant (null without noise).</param>
 public sealed record DpSgdResult(IReadOnlyList<DpSgdEpoch> History, int Steps, double SamplingRate, double NoiseMultiplier,

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Chain.Ai.Torch;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Chain.Ai.Privacy;
@@ -9,6 +8,7 @@ namespace Chain.Ai.Privacy;
 /// <summary>One row of the utility-against-privacy table: a model trained with DP-SGD at one noise multiplier.</summary>
 /// <param name="NoiseMultiplier">sigma; 0 is the non-private baseline.</param>
 /// <param name="Epsilon">At <paramref name="Delta"/>; ∞ for the baseline.</param>
+/// <param name="Delta">The delta epsilon is stated at.</param>
 /// <param name="OptimalOrder">The RDP order that gave epsilon (NaN for the baseline).</param>
 /// <param name="TestAccuracy">On the test set.</param>
 /// <param name="TestAuroc">Binary tasks only (NaN otherwise, or when the test set holds one class).</param>
