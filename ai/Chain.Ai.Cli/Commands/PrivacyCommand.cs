@@ -20,7 +20,7 @@ public static class PrivacyCommand
         var sigma = new Option<string>("--sigma") { Description = "Noise multiplier (noise std / clipping norm), > 0." };
         var target = new Option<string>("--target-epsilon") { Description = "Instead of --sigma: print the noise multiplier reaching this epsilon." };
         var steps = new Option<string>("--steps") { Description = "Number of DP-SGD steps, >= 1.", Required = true };
-        var delta = new Option<string>("--delta") { Description = "Delta, in (0, 1) (default 1e-5).", DefaultValueFactory = _ => "1e-5" };
+        var delta = new Option<string>("--delta") { Description = "Delta, in (0, 1).", DefaultValueFactory = _ => "1e-5" };
         var epsilon = new Command("epsilon", "Epsilon of DP-SGD (sampled Gaussian mechanism, RDP accountant, Opacus' default orders); "
                                              + "or the noise multiplier for --target-epsilon.")
         {
