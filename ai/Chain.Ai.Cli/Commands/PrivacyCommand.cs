@@ -8,7 +8,7 @@ namespace Chain.Ai.Cli.Commands;
 /// <c>chain-ai privacy epsilon</c>: the (epsilon, delta) of DP-SGD with Poisson sampling rate q, noise multiplier sigma
 /// and a number of steps, by the RDP accountant, with both conversions and the best order; or, given
 /// <c>--target-epsilon</c> instead of <c>--sigma</c>, the smallest noise multiplier that reaches it.
-/// Exit codes: 0 done, 2 bad arguments (a message on stderr).
+/// Exit codes: 0 done, 1 the accountant could not compute, 2 bad arguments (a message on stderr).
 /// </summary>
 public static class PrivacyCommand
 {
@@ -84,6 +84,12 @@ public static class PrivacyCommand
             var message = e is ArgumentOutOfRangeException a ? a.Message.Split(" (Parameter")[0] : e.Message;
             stderr.WriteLine($"error: {message}");
             return Program.Error;
+        }
+        catch (InvalidOperationException e)
+        {
+            // The RDP series lost precision (never seen for sigma >= 0.05): say so rather than print a wrong number.
+            stderr.WriteLine($"error: {e.Message}");
+            return Program.CheckFailed;
         }
     }
 
