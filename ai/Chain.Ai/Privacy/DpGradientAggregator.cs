@@ -61,7 +61,7 @@ public sealed class DpGradientAggregator : IDisposable
             throw new ArgumentException($"{gradients.Count} gradients for {_sums.Length} parameters", nameof(gradients));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var squared = 0.0;
+        var parts = new List<Tensor>(_sums.Length);
         for (var p = 0; p < _sums.Length; p++)
         {
             var g = gradients[p];
@@ -72,9 +72,10 @@ public sealed class DpGradientAggregator : IDisposable
                     $"gradient {p} has shape [{string.Join(", ", g.shape)}], the parameter [{string.Join(", ", _sums[p].shape)}]",
                     nameof(gradients));
             }
-            squared += g.to_type(ScalarType.Float64).square().sum().ToDouble();
+            parts.Add(g.square().sum());
         }
-        var norm = Math.Sqrt(squared);
+        // One synchronisation per example: the parameters' squared norms, added in double precision.
+        var norm = parts.Count == 0 ? 0 : Math.Sqrt(stack(parts).to_type(ScalarType.Float64).sum().ToDouble());
         if (!double.IsFinite(norm)) throw new ArgumentException($"an example's gradient norm is {norm}", nameof(gradients));
         var factor = Math.Min(1.0, MaxGradNorm / (norm + 1e-6));
         if (factor < 1) Clipped++;

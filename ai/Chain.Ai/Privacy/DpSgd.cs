@@ -136,20 +136,20 @@ public static class DpSgd
     private static double PrivateStep(nn.Module<Tensor, Tensor> model, Func<Tensor, Tensor, Tensor> perExampleLoss, Tensor x, Tensor y,
         int[] batch, List<Parameter> parameters, DpGradientAggregator aggregator, ref double clipped)
     {
-        var lossSum = 0.0;
+        var lossSum = zeros(1, dtype: ScalarType.Float64);
         foreach (var i in batch)
         {
             using var inner = NewDisposeScope();
             foreach (var p in parameters) p.grad?.zero_();
             var output = model.forward(x.narrow(0, i, 1));
             var loss = perExampleLoss(output, y.narrow(0, i, 1)).sum();
-            lossSum += loss.ToDouble();
             loss.backward();
+            lossSum.add_(loss.detach().to_type(ScalarType.Float64));
             aggregator.Add([.. parameters.Select(p => p.grad)]);
         }
         clipped += aggregator.Clipped;
         aggregator.Release([.. parameters.Select(p => p.grad!)]);
-        return lossSum;
+        return lossSum.ToDouble();
     }
 
     /// <summary>The baseline: mean loss over the batch, one backward, no clipping, no noise.</summary>
