@@ -27,6 +27,7 @@ public static class Program
         root.Add(doctor);
         Commands.DetectorCommands.Add(root, stdout, stderr);
         root.Add(Report.ReportCommand.Create(stdout, stderr));
+        root.Add(Commands.PrivacyCommand.Create(stdout, stderr));
 
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)
