@@ -243,6 +243,10 @@ public sealed class Detector : IDisposable
     /// <summary>The model file's bytes (what <see cref="Save"/> writes).</summary>
     public byte[] ToBytes() => DetectorFile.Encode(this);
 
+    /// <summary>A detector from the bytes of a model file (<paramref name="name"/> names it in errors).</summary>
+    /// <exception cref="DetectorFormatException">The bytes are not a model file this version reads.</exception>
+    public static Detector FromBytes(byte[] bytes, string name = "model") => DetectorFile.Decode(bytes, name);
+
     public void Dispose()
     {
         _single.Dispose();

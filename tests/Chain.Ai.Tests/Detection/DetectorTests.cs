@@ -128,6 +128,10 @@ public sealed class DetectorTests(ITestOutputHelper output, TrainedSynthetic tra
         Assert.Equal(detector.FeatureGroup, loaded.FeatureGroup);
         Assert.Equal(detector.Scaler.Mean, loaded.Scaler.Mean);
         Assert.Equal(detector.Scaler.Scale, loaded.Scaler.Scale);
+        using var copy = Detector.FromBytes(detector.ToBytes(), "copy");
+        Assert.Equal(detector.AttackProbability(test.Rows), copy.AttackProbability(test.Rows));
+        Assert.Contains("copy", Assert.Throws<DetectorFormatException>(() => Detector.FromBytes(bytes[..^1], "copy")).Message,
+            StringComparison.Ordinal);
         var again = Path.Combine(_dir, "again.bin");
         loaded.Save(again);
         Assert.Equal(SHA256.HashData(bytes), SHA256.HashData(File.ReadAllBytes(again)));
