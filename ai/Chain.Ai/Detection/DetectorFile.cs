@@ -89,6 +89,8 @@ internal static class DetectorFile
 
     public static Detector Decode(byte[] bytes, string name)
     {
+        ArgumentNullException.ThrowIfNull(bytes);
+        ArgumentNullException.ThrowIfNull(name);
         if (bytes.Length < Magic.Length || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new DetectorFormatException($"{name}: not a Chain detector model (no CHAINDET header)");
         if (bytes.Length < Magic.Length + 4 + 32) throw new DetectorFormatException($"{name}: truncated detector model");

@@ -100,6 +100,13 @@ public sealed class DetectorTests(ITestOutputHelper output, TrainedSynthetic tra
             Assert.Equal(batch[i], detector.AttackProbability(test.Rows[i].AsSpan()), 5);
         }
         Assert.Equal(batch[0] >= detector.Threshold, detector.IsAttack(test.Rows[0]));
+
+        // Latency of one event (printed, not asserted: the machine is shared).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++) detector.AttackProbability(test.Rows[i % test.Count].AsSpan());
+        output.WriteLine($"single event: {clock.Elapsed.TotalMicroseconds / 1000:F1} us, " +
+                         $"{(GC.GetAllocatedBytesForCurrentThread() - allocated) / 1000} managed bytes per call");
     }
 
     [Fact]
@@ -121,6 +128,10 @@ public sealed class DetectorTests(ITestOutputHelper output, TrainedSynthetic tra
         Assert.Equal(detector.FeatureGroup, loaded.FeatureGroup);
         Assert.Equal(detector.Scaler.Mean, loaded.Scaler.Mean);
         Assert.Equal(detector.Scaler.Scale, loaded.Scaler.Scale);
+        using var copy = Detector.FromBytes(detector.ToBytes(), "copy");
+        Assert.Equal(detector.AttackProbability(test.Rows), copy.AttackProbability(test.Rows));
+        Assert.Contains("copy", Assert.Throws<DetectorFormatException>(() => Detector.FromBytes(bytes[..^1], "copy")).Message,
+            StringComparison.Ordinal);
         var again = Path.Combine(_dir, "again.bin");
         loaded.Save(again);
         Assert.Equal(SHA256.HashData(bytes), SHA256.HashData(File.ReadAllBytes(again)));
