@@ -90,8 +90,9 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
     {
         _md.AppendLine("## Detector: benign vs attack on held-out, later traffic").AppendLine();
         _md.AppendLine("A multi-task MLP (attack logit plus attack-family logits), threshold chosen for best F1 on the validation rows.").AppendLine();
-        _md.AppendLine("| features | accuracy | precision | recall | F1 | FPR | AUROC | AUPRC | threshold |");
-        _md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        _md.AppendLine("The last two columns use the other operating point: the threshold that flags at most 1% of the validation benign rows.").AppendLine();
+        _md.AppendLine("| features | accuracy | precision | recall | F1 | FPR | AUROC | AUPRC | threshold | F1 at 1% validation FPR | test FPR there |");
+        _md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         var train = data.Subset(chosen.Split.Train);
         var validation = data.Subset(chosen.Split.Validation);
         var test = data.Subset(chosen.Split.Test);
@@ -106,7 +107,9 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
             result[group] = detector;
             var scores = detector.AttackProbability(test.Select(group).Rows);
             var r = Metrics.Binary(test.Labels, scores, detector.Threshold);
-            _md.AppendLine(Inv, $"| {Name(group)} | {r.Accuracy:F4} | {r.Precision:F4} | {r.Recall:F4} | **{r.F1:F4}** | {r.FalsePositiveRate:F4} | **{r.Auroc:F4}** | {r.Auprc:F4} | {r.Threshold:F3} |");
+            var v = validation.Select(group);
+            var strict = Metrics.Binary(test.Labels, scores, Metrics.ThresholdAtFpr(v.Labels, detector.AttackProbability(v.Rows), 0.01));
+            _md.AppendLine(Inv, $"| {Name(group)} | {r.Accuracy:F4} | {r.Precision:F4} | {r.Recall:F4} | **{r.F1:F4}** | {r.FalsePositiveRate:F4} | **{r.Auroc:F4}** | {r.Auprc:F4} | {r.Threshold:F3} | {strict.F1:F4} | {strict.FalsePositiveRate:F4} |");
             Step($"detector ({Name(group)}): test F1 {r.F1:F4}, AUROC {r.Auroc:F4}");
             curves.Add(($"{Name(group)}: validation AUROC", [.. detector.History.Select(h => (double)h.Epoch)], [.. detector.History.Select(h => h.ValidationAuroc)]));
             var (fpr, tpr) = Metrics.RocCurve(test.Labels, scores);
