@@ -35,8 +35,17 @@ public sealed record DqnOptions
 
     public double MaxGradNorm { get; init; } = 10;
 
+    /// <summary>Double DQN targets: the online network picks the next action, the target network values it.</summary>
+    public bool Double { get; init; } = true;
+
     /// <summary>Seeds the network initialisation (libtorch's generator), exploration and replay sampling.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>
+    /// libtorch intra-op threads while training (restored after); 0 leaves the setting alone. One thread is fastest for
+    /// these small networks, and avoids threads waiting on each other on a busy machine.
+    /// </summary>
+    public int TrainingThreads { get; init; } = 1;
 
     /// <summary>Training episode k is run with environment seed <c>EpisodeSeed + k</c>.</summary>
     public int EpisodeSeed { get; init; }
@@ -57,6 +66,7 @@ public sealed record DqnOptions
         if (!(EpsilonStart is >= 0 and <= 1) || !(EpsilonEnd is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(EpsilonStart), "epsilons must be in [0, 1]");
         if (!double.IsFinite(MaxGradNorm) || MaxGradNorm <= 0) throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), MaxGradNorm, "must be > 0");
+        ArgumentOutOfRangeException.ThrowIfNegative(TrainingThreads, nameof(TrainingThreads));
     }
 }
 
@@ -118,6 +128,21 @@ public sealed class DqnAgent : IDefensePolicy, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(episodes, 1);
         if (env.StateWidth != StateWidth)
             throw new ArgumentException($"the environment's states have {env.StateWidth} values, the agent takes {StateWidth}", nameof(env));
+        var threads = torch.get_num_threads();
+        if (Options.TrainingThreads > 0) torch.set_num_threads(Options.TrainingThreads);
+        try
+        {
+            return TrainEpisodes(env, episodes, progress);
+        }
+        finally
+        {
+            if (Options.TrainingThreads > 0) torch.set_num_threads(threads);
+            Snapshot();
+        }
+    }
+
+    private List<float> TrainEpisodes(DefenseEnvironment env, int episodes, IProgress<DqnEpisode>? progress)
+    {
         var o = Options;
         var buffer = new ReplayBuffer(o.ReplayCapacity, StateWidth, unchecked(o.Seed * 7 + 1));
         var explore = new Random(o.Seed);
@@ -136,7 +161,7 @@ public sealed class DqnAgent : IDefensePolicy, IDisposable
                 epsilon = o.EpsilonStart + (o.EpsilonEnd - o.EpsilonStart) * Math.Min(1f, steps / (float)o.EpsilonDecaySteps);
                 var action = explore.NextDouble() < epsilon
                     ? explore.Next(DefenseEnvironment.ActionCount)
-                    : GreedyTorch(state);
+                    : (int)Decide(state);
                 var result = env.Step((DefenseAction)action);
                 buffer.Add(state, action, result.Reward, result.State, terminal: false);
                 total += result.Reward;
@@ -146,13 +171,14 @@ public sealed class DqnAgent : IDefensePolicy, IDisposable
                 {
                     Learn(buffer, batch, optimizer, parameters);
                     if (GradientSteps % o.TargetSyncSteps == 0) SyncTarget();
+                    // The greedy choice while exploring uses the managed copy, refreshed every few gradient steps.
+                    if (GradientSteps % 16 == 0) Snapshot();
                 }
                 if (result.Done) break;
             }
             curve.Add(total);
             progress?.Report(new DqnEpisode(episode, total, epsilon, steps));
         }
-        Snapshot();
         return curve;
     }
 
@@ -300,14 +326,6 @@ public sealed class DqnAgent : IDefensePolicy, IDisposable
         return x;
     }
 
-    private int GreedyTorch(float[] state)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var q = Forward(_online, tensor(state, new long[] { 1, StateWidth }));
-        return (int)q.argmax(1).item<long>();
-    }
-
     private void Learn(ReplayBuffer buffer, Batch b, optim.Optimizer optimizer, Parameter[] parameters)
     {
         var o = Options;
@@ -319,8 +337,11 @@ public sealed class DqnAgent : IDefensePolicy, IDisposable
         Tensor target;
         using (no_grad())
         {
-            var next = Forward(_target, tensor(b.Next, new long[] { o.BatchSize, StateWidth }));
-            var (best, _) = next.max(1);
+            var nextStates = tensor(b.Next, new long[] { o.BatchSize, StateWidth });
+            var next = Forward(_target, nextStates);
+            var best = o.Double
+                ? next.gather(1, Forward(_online, nextStates).argmax(1, keepdim: true)).squeeze(1)
+                : next.max(1).values;
             target = tensor(b.Rewards) + tensor(b.NotTerminal) * best * o.Gamma;
         }
         var loss = nn.functional.smooth_l1_loss(q, target);

@@ -63,15 +63,16 @@ public sealed class StaticBaseline : IDefensePolicy
         var benign = scored.Count - attacks;
         if (attacks == 0 || benign == 0) throw new ArgumentException("the threshold needs both benign rows and attack rows of known families");
         var sorted = scored.OrderByDescending(s => s.Score).ToArray();
-        int tp = 0, fp = 0;
-        var best = double.NegativeInfinity;
+        long tp = 0, fp = 0;
+        var best = long.MinValue;
         var threshold = sorted[0].Score;
         for (var i = 0; i < sorted.Length; i++)
         {
             if (sorted[i].Attack) tp++;
             else fp++;
             if (i + 1 < sorted.Length && sorted[i + 1].Score == sorted[i].Score) continue;
-            var j = (double)tp / attacks - (double)fp / benign;
+            // J = tp/attacks - fp/benign, compared exactly as J x attacks x benign.
+            var j = tp * benign - fp * attacks;
             if (j > best)
             {
                 best = j;

@@ -92,6 +92,7 @@ public sealed class StaticBaselineTests
 public sealed class DqnAgentTests(ITestOutputHelper output)
 {
     private const int Seed = 5;
+    private const int Episodes = 60;
 
     /// <summary>Small and fast: one gradient step every 2 environment steps.</summary>
     private static DqnOptions FastDqn => new()
@@ -113,11 +114,13 @@ public sealed class DqnAgentTests(ITestOutputHelper output)
         output.WriteLine($"seed {Seed}");
         var data = DefenseTestData.Make(Seed, bursts: 16);
         var scorer = DefenseTestData.Scorer();
-        var env = new DefenseEnvironment(data, scorer, DefenseTestData.SmallWard);
+        // Half the ward is clinical: the rule table's escalations let attacks through until the operator comes, and
+        // its quarantines block benign traffic; the agent can learn cheaper responses per device and family.
+        var env = new DefenseEnvironment(data, scorer, DefenseTestData.SmallWard with { ClinicalDevices = 3 });
         using var agent = new DqnAgent(env.StateWidth, FastDqn);
         var watch = Stopwatch.StartNew();
-        var curve = agent.Train(env, 40);
-        output.WriteLine($"trained 40 episodes in {watch.Elapsed.TotalSeconds:F1} s, {agent.GradientSteps} gradient steps");
+        var curve = agent.Train(env, Episodes);
+        output.WriteLine($"trained {Episodes} episodes in {watch.Elapsed.TotalSeconds:F1} s, {agent.GradientSteps} gradient steps");
         output.WriteLine("curve: " + string.Join(" ", curve.Select(r => r.ToString("F0", System.Globalization.CultureInfo.InvariantCulture))));
         var baseline = StaticBaseline.Fit(data, scorer);
         var dqn = ResponderEvaluation.Run(agent, env, 10);
@@ -128,7 +131,7 @@ public sealed class DqnAgentTests(ITestOutputHelper output)
         output.WriteLine($"allow:    {allow.Summary()}");
         Assert.True(dqn.TotalReward > allow.TotalReward, $"dqn {dqn.TotalReward} vs allow {allow.TotalReward}");
         Assert.True(dqn.TotalReward > rules.TotalReward, $"dqn {dqn.TotalReward} vs baseline {rules.TotalReward}");
-        Assert.True(curve.Skip(30).Average() > curve.Take(5).Average(), "the learning curve rises");
+        Assert.True(curve.Skip(Episodes - 10).Average() > curve.Take(5).Average(), "the learning curve rises");
     }
 
     [Fact]
