@@ -124,7 +124,12 @@ public sealed class DefenseEnvironment
     }
 
     /// <summary>The dataset rows of <paramref name="device"/>'s benign stream (contiguous stretches, time order).</summary>
-    public IReadOnlyList<int> BenignRowsOf(int device) => _benignByDevice[device];
+    public IReadOnlyList<int> BenignRowsOf(int device)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, Options.Devices);
+        return _benignByDevice[device];
+    }
 
     /// <summary>The event awaiting a decision, in plain terms.</summary>
     public StepContext Context
@@ -253,6 +258,8 @@ public sealed class DefenseEnvironment
     /// <summary>The detector's (cached) score of dataset row <paramref name="row"/>.</summary>
     public ThreatScore Score(int row)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, _data.Count);
         if (_scored[row]) return _scores[row];
         var s = _scorer.Score(_data.Rows[row]);
         if (!float.IsFinite(s.Attack) || s.Attack < 0 || s.Attack > 1)

@@ -273,6 +273,8 @@ public sealed class DefenseEnvironmentTests(ITestOutputHelper output)
         Assert.Equal("infusion-pump-00", env.DeviceName(0));
         Assert.Equal("patient-monitor-01", env.DeviceName(1));
         Assert.Equal("device-02", env.DeviceName(2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => env.BenignRowsOf(env.Options.Devices));
+        Assert.Throws<ArgumentOutOfRangeException>(() => env.DeviceName(-1));
     }
 
     [Fact]
