@@ -1,0 +1,121 @@
+using System.Text;
+using Chain.Api.V1;
+using Chain.Chaincode.Contracts;
+using Chain.Client;
+using Chain.Ledger.Model;
+using Grpc.Core;
+
+namespace Chain.Ai.OnChain;
+
+/// <summary>What became of one attempt to put a batch on chain.</summary>
+public enum BatchOutcome
+{
+    /// <summary>Committed, and the contract accepted every action.</summary>
+    Committed,
+
+    /// <summary>Refused for good (by admission or by the contract): retrying the same batch cannot help.</summary>
+    Refused,
+
+    /// <summary>Not known to be committed (node slow, unreachable, busy, or the wait ended): retry the same batch.</summary>
+    Transient,
+}
+
+/// <summary>The result of one submission attempt: the outcome, why (when not committed), and where it committed.</summary>
+public sealed record BatchResult(BatchOutcome Outcome, string? Error = null, ulong Height = 0, string? TxId = null)
+{
+    public static BatchResult Transient(string error) => new(BatchOutcome.Transient, error);
+}
+
+/// <summary>
+/// A batch of actions on its way to the defense-action log: the actions as the contract takes them and their JSON (the
+/// one argument of <c>record</c>). A sink may keep what it needs across attempts in <see cref="SinkState"/> (the chain
+/// sink keeps the signed transaction there, so a retry resubmits the same transaction id and cannot log twice).
+/// </summary>
+public sealed class DefenseLogBatch
+{
+    internal DefenseLogBatch(long sequence, IReadOnlyList<DefenseAction> actions, string json)
+    {
+        Sequence = sequence;
+        Actions = actions;
+        Json = json;
+    }
+
+    /// <summary>1 for the logger's first batch, then 2, 3...</summary>
+    public long Sequence { get; }
+
+    public IReadOnlyList<DefenseAction> Actions { get; }
+
+    public string Json { get; }
+
+    /// <summary>Attempts made so far (0 before the first).</summary>
+    public int Attempts { get; internal set; }
+
+    public object? SinkState { get; set; }
+}
+
+/// <summary>Where <see cref="ActionLogger"/> sends its batches: the ledger (<see cref="ChainDefenseLogSink"/>), or a test double.</summary>
+public interface IDefenseLogSink
+{
+    /// <summary>
+    /// One attempt to put <paramref name="batch"/> on chain. Called again with the same batch after
+    /// <see cref="BatchOutcome.Transient"/>. An exception counts as transient.
+    /// </summary>
+    Task<BatchResult> SubmitAsync(DefenseLogBatch batch, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Submits batches to the defense-action log contract (<c>defense.record(batchJson)</c>) through a <see cref="ChainClient"/>
+/// whose key is a hospital's. The transaction is signed once per batch and resubmitted unchanged on retries: the node
+/// answers a transaction it already holds with its status, so a retry after a lost answer does not log twice. Each
+/// attempt is bounded by <paramref name="attemptTimeout"/> (default 15 s) even when the node does not answer at all.
+/// </summary>
+public sealed class ChainDefenseLogSink(ChainClient client, TimeSpan? attemptTimeout = null) : IDefenseLogSink
+{
+    private readonly ChainClient _client = client ?? throw new ArgumentNullException(nameof(client));
+    private readonly TimeSpan _timeout = CheckTimeout(attemptTimeout ?? TimeSpan.FromSeconds(15));
+
+    public TimeSpan AttemptTimeout => _timeout;
+
+    public async Task<BatchResult> SubmitAsync(DefenseLogBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(_timeout);
+        try
+        {
+            if (batch.SinkState is not Transaction tx)
+            {
+                tx = await _client.SignAsync(DefenseLogContract.ContractId, "record", [Encoding.UTF8.GetBytes(batch.Json)], attempt.Token)
+                    .ConfigureAwait(false);
+                batch.SinkState = tx;
+            }
+            // The node waits a little less than the attempt, so it usually answers PENDING rather than being cut off.
+            var serverWait = _timeout > TimeSpan.FromSeconds(2) ? _timeout - TimeSpan.FromSeconds(1) : _timeout;
+            var r = await _client.SubmitAsync(tx, true, serverWait, attempt.Token).ConfigureAwait(false);
+            return r.Status switch
+            {
+                TxStatus.Committed when r.Succeeded => new BatchResult(BatchOutcome.Committed, null, r.Height, r.TxId.ToString()),
+                TxStatus.Committed => new BatchResult(BatchOutcome.Refused, $"the contract refused the batch: {r.Error}", r.Height, r.TxId.ToString()),
+                TxStatus.Rejected => new BatchResult(BatchOutcome.Refused, $"the node rejected the batch: {r.Error}", 0, r.TxId.ToString()),
+                _ => BatchResult.Transient($"not committed within {_timeout.TotalSeconds:0.#} s ({r.Status}{(r.Error is null ? "" : ": " + r.Error)})"),
+            };
+        }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return BatchResult.Transient($"{e.StatusCode}: {e.Status.Detail}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return BatchResult.Transient($"no answer within {_timeout.TotalSeconds:0.#} s");
+        }
+        catch (Exception e) when ((e is HttpRequestException or IOException) && !cancellationToken.IsCancellationRequested)
+        {
+            return BatchResult.Transient($"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private static TimeSpan CheckTimeout(TimeSpan timeout) =>
+        timeout > TimeSpan.Zero && timeout <= TimeSpan.FromMinutes(10)
+            ? timeout
+            : throw new ArgumentOutOfRangeException("attemptTimeout", timeout, "the attempt timeout must be more than 0 and at most 10 minutes");
+}
