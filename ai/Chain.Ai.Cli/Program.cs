@@ -25,6 +25,7 @@ public static class Program
         var doctor = new Command("doctor", "Checks that TorchSharp and libtorch load here: versions, device, the native library and a tiny computation.");
         doctor.SetAction(_ => Doctor(stdout, stderr));
         root.Add(doctor);
+        Commands.LedgerCommands.AddTo(root, stdout, stderr);
 
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)

@@ -10,16 +10,16 @@ namespace Chain.Ai.OnChain;
 /// <summary>
 /// The differential-privacy guarantee a model version was trained under: (ε, δ), or <see cref="None"/> (no guarantee).
 /// </summary>
-public sealed record PrivacyBudget
+public sealed record TrainingPrivacy
 {
-    private PrivacyBudget(decimal? epsilon, decimal? delta)
+    private TrainingPrivacy(decimal? epsilon, decimal? delta)
     {
         Epsilon = epsilon;
         Delta = delta;
     }
 
     /// <summary>Trained without differential privacy.</summary>
-    public static PrivacyBudget None { get; } = new(null, null);
+    public static TrainingPrivacy None { get; } = new(null, null);
 
     public decimal? Epsilon { get; }
 
@@ -28,13 +28,13 @@ public sealed record PrivacyBudget
     public bool IsNone => Epsilon is null;
 
     /// <summary>An (ε, δ) guarantee: ε &gt; 0 and finite, 0 &lt;= δ &lt; 1.</summary>
-    public static PrivacyBudget Dp(double epsilon, double delta)
+    public static TrainingPrivacy Dp(double epsilon, double delta)
     {
         if (!double.IsFinite(epsilon) || epsilon <= 0 || epsilon > 1e6)
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be a finite number above 0 (at most 1e6)");
         if (!double.IsFinite(delta) || delta is < 0 or >= 1)
             throw new ArgumentOutOfRangeException(nameof(delta), delta, "delta must be from 0 to below 1");
-        return new PrivacyBudget(ToDecimal(epsilon), ToDecimal(delta));
+        return new TrainingPrivacy(ToDecimal(epsilon), ToDecimal(delta));
     }
 
     internal static decimal ToDecimal(double value) => decimal.Parse(value.ToString("G15", CultureInfo.InvariantCulture),
@@ -50,9 +50,9 @@ public sealed record PrivacyBudget
 /// The trainer organisation is not declared here: the contract records the registering member's organisation.
 /// </summary>
 /// <param name="DataFingerprint">Which data and loader options shaped the training set (<see cref="DataFingerprint"/>).</param>
-/// <param name="Privacy">The differential-privacy guarantee, or <see cref="PrivacyBudget.None"/>.</param>
+/// <param name="Privacy">The differential-privacy guarantee, or <see cref="TrainingPrivacy.None"/>.</param>
 /// <param name="Metrics">Evaluation figures by name (e.g. auc, f1, recall): names are contract names, values finite.</param>
-public sealed record TrainingSummary(string DataFingerprint, PrivacyBudget Privacy, IReadOnlyDictionary<string, double> Metrics)
+public sealed record TrainingSummary(string DataFingerprint, TrainingPrivacy Privacy, IReadOnlyDictionary<string, double> Metrics)
 {
     /// <summary>Metric names this class uses for the privacy budget (the contract's metadata has only an epsilon field).</summary>
     public const string DpMetric = "privacy.dp", DeltaMetric = "privacy.delta";
@@ -77,7 +77,7 @@ public sealed record TrainingSummary(string DataFingerprint, PrivacyBudget Priva
                 throw new ArgumentException($"metric name '{name}' is reserved for the privacy budget", nameof(Metrics));
             if (!double.IsFinite(value) || Math.Abs(value) > 1e15)
                 throw new ArgumentOutOfRangeException(nameof(Metrics), value, $"metric '{name}' must be a finite number of at most 1e15 in size");
-            metrics[name] = PrivacyBudget.ToDecimal(value);
+            metrics[name] = TrainingPrivacy.ToDecimal(value);
         }
         metrics[DpMetric] = Privacy.IsNone ? 0m : 1m;
         if (!Privacy.IsNone) metrics[DeltaMetric] = Privacy.Delta!.Value;
@@ -92,7 +92,7 @@ public sealed record TrainingSummary(string DataFingerprint, PrivacyBudget Priva
     {
         ArgumentNullException.ThrowIfNull(metadata);
         var dp = metadata.Metrics.TryGetValue(DpMetric, out var flag) ? flag != 0 : metadata.Epsilon > 0;
-        var privacy = dp ? PrivacyBudget.Dp((double)metadata.Epsilon, (double)metadata.Metrics.GetValueOrDefault(DeltaMetric)) : PrivacyBudget.None;
+        var privacy = dp ? TrainingPrivacy.Dp((double)metadata.Epsilon, (double)metadata.Metrics.GetValueOrDefault(DeltaMetric)) : TrainingPrivacy.None;
         var metrics = metadata.Metrics.Where(m => !m.Key.StartsWith("privacy.", StringComparison.Ordinal))
             .ToDictionary(m => m.Key, m => (double)m.Value, StringComparer.Ordinal);
         return new TrainingSummary(metadata.DatasetFingerprint, privacy, metrics);

@@ -134,12 +134,12 @@ public sealed class ModelAttestorTests : IDisposable
     public void Training_metadata_maps_to_the_contracts_fields_and_back()
     {
         var metrics = new Dictionary<string, double> { ["auc"] = 0.973, ["f1"] = 0.912 };
-        var none = new TrainingSummary("data-sha256:ab;loader-sha256:cd", PrivacyBudget.None, metrics).ToContractMetadata();
+        var none = new TrainingSummary("data-sha256:ab;loader-sha256:cd", TrainingPrivacy.None, metrics).ToContractMetadata();
         Assert.Equal(0m, none.Epsilon);
         Assert.Equal(0m, none.Metrics[TrainingSummary.DpMetric]);
         Assert.Equal(0.973m, none.Metrics["auc"]);
 
-        var dp = new TrainingSummary("fp", PrivacyBudget.Dp(1.5, 1e-5), metrics);
+        var dp = new TrainingSummary("fp", TrainingPrivacy.Dp(1.5, 1e-5), metrics);
         var json = dp.ToContractJson();
         var parsed = JsonSerializer.Deserialize<TrainingMetadata>(json, ContractJson.Options)!; // as strictly as the contract reads it
         Assert.Equal((1.5m, 1m, 0.00001m), (parsed.Epsilon, parsed.Metrics[TrainingSummary.DpMetric], parsed.Metrics[TrainingSummary.DeltaMetric]));
@@ -148,13 +148,13 @@ public sealed class ModelAttestorTests : IDisposable
         Assert.Equal(metrics, back.Metrics);
         Assert.True(TrainingSummary.FromContractMetadata(none).Privacy.IsNone);
 
-        Assert.Throws<ArgumentException>(() => new TrainingSummary("fp", PrivacyBudget.None, new Dictionary<string, double> { ["privacy.dp"] = 1 })
+        Assert.Throws<ArgumentException>(() => new TrainingSummary("fp", TrainingPrivacy.None, new Dictionary<string, double> { ["privacy.dp"] = 1 })
             .ToContractMetadata());
-        Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingSummary("fp", PrivacyBudget.None, new Dictionary<string, double> { ["auc"] = double.NaN })
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingSummary("fp", TrainingPrivacy.None, new Dictionary<string, double> { ["auc"] = double.NaN })
             .ToContractMetadata());
-        Assert.Throws<ArgumentException>(() => new TrainingSummary("", PrivacyBudget.None, metrics).ToContractMetadata());
-        Assert.Throws<ArgumentOutOfRangeException>(() => PrivacyBudget.Dp(0, 1e-5));
-        Assert.Throws<ArgumentOutOfRangeException>(() => PrivacyBudget.Dp(1, 1));
+        Assert.Throws<ArgumentException>(() => new TrainingSummary("", TrainingPrivacy.None, metrics).ToContractMetadata());
+        Assert.Throws<ArgumentOutOfRangeException>(() => TrainingPrivacy.Dp(0, 1e-5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TrainingPrivacy.Dp(1, 1));
     }
 
     [Fact]

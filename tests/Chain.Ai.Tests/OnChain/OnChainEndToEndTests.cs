@@ -68,7 +68,7 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         // 1. Attestation: hospital-a registers, the owner sets a policy of one endorsement, hospital-b endorses.
         var trainer = new ModelAttestor(apps[0], "hospital-a");
         var training = new TrainingSummary(DataFingerprint.Compute(data, $"synthetic: {Features} features, label x0+x1>0, seed {Seed}"),
-            PrivacyBudget.None, new Dictionary<string, double> { ["accuracy"] = accuracy });
+            TrainingPrivacy.None, new Dictionary<string, double> { ["accuracy"] = accuracy });
         var record = await trainer.AttestAsync(new ModelVersionClaim(Model, "1", null, training), weights, ct);
         Assert.Equal(("pending", "hospital-a", ModelAttestor.HashFile(weights)), (record.Status, record.Organisation, record.WeightsSha256));
         await trainer.SetPolicyAsync(Model, 1, ct);
@@ -86,6 +86,16 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         var mismatch = await Assert.ThrowsAsync<ModelNotAttestedException>(() => trainer.EnsureUsableAsync(Model, "1", flipped, ct));
         Assert.Equal(AttestationGap.WeightsMismatch, mismatch.Gap);
         Log($"attested, endorsed and checked: {usable.LogName}; the flipped copy is refused ({mismatch.Gap})");
+        await LedgerSync.WaitForHeightAsync(apps[3], endorsed.Height, TimeSpan.FromSeconds(30), ct); // the CLI reads through node 3
+        foreach (var (file, code, text) in new[] { (weights, 0, "usable: iomt-logreg:1"), (flipped, 1, "NOT usable (WeightsMismatch)") })
+        {
+            using var stdout = new StringWriter();
+            using var stderr = new StringWriter();
+            var exit = await Cli.Program.RunAsync(["check-weights", "--testnet", net.Dir, "--client", "hospital-d-app", "--model", Model,
+                "--version", "1", "--weights", file], stdout, stderr, ct);
+            Assert.True(exit == code, $"chain-ai check-weights exit {exit}:\n{stdout}\n{stderr}");
+            Assert.Contains(text, stdout.ToString(), StringComparison.Ordinal);
+        }
 
         // 2. Custody: every hospital registers a custody key; hospital-a encrypts the weights and deals the key 3-of-4.
         var keys = Hospitals.Select(_ => CustodyKeyPair.Create()).ToArray();
