@@ -47,7 +47,7 @@ public sealed class DefenseLogBatch
 
     public string Json { get; }
 
-    /// <summary>Attempts made so far (0 before the first).</summary>
+    /// <summary>Attempts made so far, counting the one in progress (1 during the first).</summary>
     public int Attempts { get; internal set; }
 
     public object? SinkState { get; set; }
