@@ -64,15 +64,34 @@ public interface IDefenseLogSink
 }
 
 /// <summary>
-/// Submits batches to the defense-action log contract (<c>defense.record(batchJson)</c>) through a <see cref="ChainClient"/>
-/// whose key is a hospital's. The transaction is signed once per batch and resubmitted unchanged on retries: the node
-/// answers a transaction it already holds with its status, so a retry after a lost answer does not log twice. Each
-/// attempt is bounded by <paramref name="attemptTimeout"/> (default 15 s) even when the node does not answer at all.
+/// Submits batches to the defense-action log contract (<c>defense.record(batchJson)</c>) through <see cref="ChainClient"/>s
+/// of one hospital member. The transaction is signed once per batch (by the first client's key) and resubmitted unchanged
+/// on retries: a node answers a transaction it already holds with its status, so a retry after a lost answer does not log
+/// twice. With several clients (connections to different nodes), attempt k goes to client (k - 1) mod n, so a slow or
+/// unreachable node is left after one attempt. Each attempt is bounded by <c>attemptTimeout</c> (default 15 s) even when
+/// the node does not answer at all.
 /// </summary>
-public sealed class ChainDefenseLogSink(ChainClient client, TimeSpan? attemptTimeout = null) : IDefenseLogSink
+public sealed class ChainDefenseLogSink : IDefenseLogSink
 {
-    private readonly ChainClient _client = client ?? throw new ArgumentNullException(nameof(client));
-    private readonly TimeSpan _timeout = CheckTimeout(attemptTimeout ?? TimeSpan.FromSeconds(15));
+    private readonly ChainClient[] _clients;
+    private readonly TimeSpan _timeout;
+
+    public ChainDefenseLogSink(ChainClient client, TimeSpan? attemptTimeout = null)
+        : this([client ?? throw new ArgumentNullException(nameof(client))], attemptTimeout)
+    {
+    }
+
+    /// <param name="clients">One member's connections, to one or more nodes (the first one signs).</param>
+    /// <param name="attemptTimeout">The bound on one attempt: more than 0, at most 10 minutes.</param>
+    public ChainDefenseLogSink(IReadOnlyList<ChainClient> clients, TimeSpan? attemptTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(clients);
+        if (clients.Count == 0 || clients.Any(c => c is null)) throw new ArgumentException("give at least one client, none null", nameof(clients));
+        _clients = [.. clients];
+        _timeout = attemptTimeout ?? TimeSpan.FromSeconds(15);
+        if (_timeout <= TimeSpan.Zero || _timeout > TimeSpan.FromMinutes(10))
+            throw new ArgumentOutOfRangeException(nameof(attemptTimeout), _timeout, "the attempt timeout must be more than 0 and at most 10 minutes");
+    }
 
     public TimeSpan AttemptTimeout => _timeout;
 
@@ -85,13 +104,14 @@ public sealed class ChainDefenseLogSink(ChainClient client, TimeSpan? attemptTim
         {
             if (batch.SinkState is not Transaction tx)
             {
-                tx = await _client.SignAsync(DefenseLogContract.ContractId, "record", [Encoding.UTF8.GetBytes(batch.Json)], attempt.Token)
+                tx = await _clients[0].SignAsync(DefenseLogContract.ContractId, "record", [Encoding.UTF8.GetBytes(batch.Json)], attempt.Token)
                     .ConfigureAwait(false);
                 batch.SinkState = tx;
             }
             // The node waits a little less than the attempt, so it usually answers PENDING rather than being cut off.
             var serverWait = _timeout > TimeSpan.FromSeconds(2) ? _timeout - TimeSpan.FromSeconds(1) : _timeout;
-            var r = await _client.SubmitAsync(tx, true, serverWait, attempt.Token).ConfigureAwait(false);
+            var client = _clients[(Math.Max(1, batch.Attempts) - 1) % _clients.Length];
+            var r = await client.SubmitAsync(tx, true, serverWait, attempt.Token).ConfigureAwait(false);
             return r.Status switch
             {
                 TxStatus.Committed when r.Succeeded => new BatchResult(BatchOutcome.Committed, null, r.Height, r.TxId.ToString()),
@@ -113,9 +133,4 @@ public sealed class ChainDefenseLogSink(ChainClient client, TimeSpan? attemptTim
             return BatchResult.Transient($"{e.GetType().Name}: {e.Message}");
         }
     }
-
-    private static TimeSpan CheckTimeout(TimeSpan timeout) =>
-        timeout > TimeSpan.Zero && timeout <= TimeSpan.FromMinutes(10)
-            ? timeout
-            : throw new ArgumentOutOfRangeException("attemptTimeout", timeout, "the attempt timeout must be more than 0 and at most 10 minutes");
 }

@@ -15,6 +15,7 @@ internal sealed class DecisionPathTimer
 {
     private readonly List<double> _all = [];
     private readonly List<double> _clean = [];
+    private readonly List<string> _blocked = [];
 
     public int Calls { get; private set; }
     public int Blocked { get; private set; }
@@ -42,7 +43,11 @@ internal sealed class DecisionPathTimer
         Calls++;
         _all.Add(ms);
         if (GC.CollectionCount(0) != gc) Collected++;
-        else if (after.NvCsw != before.NvCsw) Blocked++;
+        else if (after.NvCsw != before.NvCsw)
+        {
+            Blocked++;
+            _blocked.Add(string.Create(CultureInfo.InvariantCulture, $"#{Calls - 1} {ms:0.000} ms"));
+        }
         else if (after.NivCsw != before.NivCsw) Preempted++;
         else _clean.Add(ms);
         return result;
@@ -50,7 +55,8 @@ internal sealed class DecisionPathTimer
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Calls} calls: max {MaxMs:0.000} ms, p99 {Percentile(99):0.0000} ms, p50 {Percentile(50):0.0000} ms; " +
-        $"max of the {_clean.Count} undisturbed calls {CleanMaxMs:0.000} ms; blocked {Blocked}, preempted {Preempted}, during a GC {Collected}");
+        $"max of the {_clean.Count} undisturbed calls {CleanMaxMs:0.000} ms; blocked {Blocked}{(_blocked.Count == 0 ? "" : " (" + string.Join(", ", _blocked.Take(10)) + ")")}, " +
+        $"preempted {Preempted}, during a GC {Collected}");
 
     private static void Read(out RUsage usage)
     {
