@@ -65,23 +65,25 @@ public interface IDefenseLogSink
 
 /// <summary>
 /// Submits batches to the defense-action log contract (<c>defense.record(batchJson)</c>) through <see cref="ChainClient"/>s
-/// of one hospital member. The transaction is signed once per batch (by the first client's key) and resubmitted unchanged
+/// of one hospital member (the same key). The transaction is signed once per batch and resubmitted unchanged
 /// on retries: a node answers a transaction it already holds with its status, so a retry after a lost answer does not log
-/// twice. With several clients (connections to different nodes), attempt k goes to client (k - 1) mod n, so a slow or
-/// unreachable node is left after one attempt. Each attempt is bounded by <c>attemptTimeout</c> (default 15 s) even when
+/// twice. With several clients (connections to different nodes), a batch's attempt k goes to client (p + k - 1) mod n,
+/// where p is the client that last committed a batch: a slow or unreachable node is left after one attempt, and later
+/// batches start where the last one went through. Each attempt is bounded by <c>attemptTimeout</c> (default 15 s) even when
 /// the node does not answer at all.
 /// </summary>
 public sealed class ChainDefenseLogSink : IDefenseLogSink
 {
     private readonly ChainClient[] _clients;
     private readonly TimeSpan _timeout;
+    private int _preferred;
 
     public ChainDefenseLogSink(ChainClient client, TimeSpan? attemptTimeout = null)
         : this([client ?? throw new ArgumentNullException(nameof(client))], attemptTimeout)
     {
     }
 
-    /// <param name="clients">One member's connections, to one or more nodes (the first one signs).</param>
+    /// <param name="clients">One member's connections (same signing key), to one or more nodes.</param>
     /// <param name="attemptTimeout">The bound on one attempt: more than 0, at most 10 minutes.</param>
     public ChainDefenseLogSink(IReadOnlyList<ChainClient> clients, TimeSpan? attemptTimeout = null)
     {
@@ -102,16 +104,18 @@ public sealed class ChainDefenseLogSink : IDefenseLogSink
         attempt.CancelAfter(_timeout);
         try
         {
+            var index = (Volatile.Read(ref _preferred) + Math.Max(1, batch.Attempts) - 1) % _clients.Length;
             if (batch.SinkState is not Transaction tx)
             {
-                tx = await _clients[0].SignAsync(DefenseLogContract.ContractId, "record", [Encoding.UTF8.GetBytes(batch.Json)], attempt.Token)
+                // Signed by this attempt's client: its first signature asks its node for the chain id, which a frozen node never gives.
+                tx = await _clients[index].SignAsync(DefenseLogContract.ContractId, "record", [Encoding.UTF8.GetBytes(batch.Json)], attempt.Token)
                     .ConfigureAwait(false);
                 batch.SinkState = tx;
             }
             // The node waits a little less than the attempt, so it usually answers PENDING rather than being cut off.
             var serverWait = _timeout > TimeSpan.FromSeconds(2) ? _timeout - TimeSpan.FromSeconds(1) : _timeout;
-            var client = _clients[(Math.Max(1, batch.Attempts) - 1) % _clients.Length];
-            var r = await client.SubmitAsync(tx, true, serverWait, attempt.Token).ConfigureAwait(false);
+            var r = await _clients[index].SubmitAsync(tx, true, serverWait, attempt.Token).ConfigureAwait(false);
+            if (r.Status == TxStatus.Committed) Volatile.Write(ref _preferred, index);
             return r.Status switch
             {
                 TxStatus.Committed when r.Succeeded => new BatchResult(BatchOutcome.Committed, null, r.Height, r.TxId.ToString()),
