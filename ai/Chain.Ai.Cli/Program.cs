@@ -6,8 +6,9 @@ using TorchSharp;
 namespace Chain.Ai.Cli;
 
 /// <summary>
-/// chain-ai: the defense agent and federated learning (issues 8 and 9). Today only <c>doctor</c>, which checks that
-/// TorchSharp loads here. Exit codes: 0 done, 1 a check failed, 2 bad arguments.
+/// chain-ai: the IoMT defense agent. <c>doctor</c> (TorchSharp loads), <c>train</c> / <c>evaluate</c> / <c>zero-day</c>
+/// (the detector), <c>privacy epsilon</c> (the RDP accountant), <c>attest</c> / <c>check-weights</c> / <c>log-actions</c>
+/// (the ledger) and <c>report</c> (EVALUATION.md). Exit codes: 0 done, 1 a check failed, 2 bad arguments or data.
 /// </summary>
 public static class Program
 {
@@ -28,6 +29,7 @@ public static class Program
         Commands.DetectorCommands.Add(root, stdout, stderr);
         root.Add(Report.ReportCommand.Create(stdout, stderr));
         root.Add(Commands.PrivacyCommand.Create(stdout, stderr));
+        Commands.LedgerCommands.AddTo(root, stdout, stderr);
 
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)

@@ -1,0 +1,32 @@
+namespace Chain.Ai.Tests.OnChain;
+
+/// <summary>The ledger commands refuse bad input with one line and exit 2 before touching a node (the end-to-end test runs check-weights on a testnet).</summary>
+public sealed class LedgerCommandTests
+{
+    private static async Task<(int Code, string Stdout, string Stderr)> Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = await Cli.Program.RunAsync(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Bad_input_is_one_error_line_and_exit_2()
+    {
+        var (code, _, stderr) = await Run("check-weights", "--model", "m", "--version", "1", "--weights", "w.bin");
+        Assert.Equal(Cli.Program.Error, code);
+        Assert.Contains("give --testnet DIR --client NAME", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await Run("attest", "--model", "m", "--version", "1", "--weights", "w.bin", "--data", "/nonexistent.csv",
+            "--loader-options", "{}", "--epsilon", "1.5");
+        Assert.Equal((Cli.Program.Error, "error: --epsilon and --delta go together"), (code, stderr.Trim()));
+
+        (code, _, stderr) = await Run("log-actions", "--agent", "agent-c", "--actions", "/nonexistent.jsonl", "--testnet", "/tmp", "--client", "x");
+        Assert.Equal((Cli.Program.Error, "error: actions file /nonexistent.jsonl does not exist"), (code, stderr.Trim()));
+
+        (code, _, stderr) = await Run("check-weights", "--model", "m");
+        Assert.Equal(Cli.Program.Error, code);
+        Assert.Contains("--version", stderr, StringComparison.Ordinal);
+    }
+}
