@@ -9,11 +9,17 @@ using Chain.Ai.Robustness;
 
 namespace Chain.Ai.Cli.Report;
 
+/// <summary>Reports on the caller's thread, in order (<see cref="Progress{T}"/> posts to the thread pool).</summary>
+internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}
+
 /// <summary>How much work the report does: <see cref="Full"/> for EVALUATION.md, <see cref="Quick"/> for tests and a first look.</summary>
 public sealed record ReportScale(int DetectorEpochs, int ZeroDayEpochs, int AdversarialEpochs, int ResponderEpisodes, int EvaluationEpisodes,
     int DpEpochs, IReadOnlyList<double> DpNoise, IReadOnlyList<float> AttackBudgets, int MaxAdversarialRows)
 {
-    public static ReportScale Full { get; } = new(60, 40, 4, 60, 20, 5, [0.6, 0.8, 1.1, 2.0], [0.1f, 0.3f, 0.5f], 3000);
+    public static ReportScale Full { get; } = new(60, 40, 20, 400, 50, 5, [0.6, 0.8, 1.1, 2.0], [0.1f, 0.3f, 0.5f], 3000);
 
     public static ReportScale Quick { get; } = new(3, 2, 1, 3, 2, 1, [1.1], [0.3f], 300);
 }
@@ -131,7 +137,7 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
     {
         Step($"zero-day: one detector per held-out family ({scale.ZeroDayEpochs} epochs at most)");
         var report = ZeroDay.Evaluate(data, new DetectorOptions { Seed = seed, Epochs = scale.ZeroDayEpochs, Patience = Math.Max(2, scale.ZeroDayEpochs / 5) },
-            maxFpr: 0.01, progress: new Progress<string>(Step));
+            maxFpr: 0.01, progress: new SyncProgress<string>(Step));
         _md.AppendLine("## Zero-day: blocking a family the detector never saw").AppendLine();
         _md.AppendLine(S($"Each family is removed from training and validation in turn; the threshold is set on validation benign rows for FPR <= {report.MaxFpr:P0}. ") +
                             S($"Delay: events of a campaign (a run of the family's events, gaps of at most {report.Gap} rows) before the first blocked one. Split: {report.Split}.")).AppendLine();
@@ -150,10 +156,10 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
     private void AdversarialSection(Detector plain, ChosenSplit chosen)
     {
         _md.AppendLine("## Adversarial robustness (FGSM, PGD)").AppendLine();
-        _md.AppendLine("Perturbations in scaled units (standard deviations of the training data), L-infinity, every feature kept within the range seen in training " +
+        _md.AppendLine("An evasion attack: only attack rows are perturbed (towards \"benign\"); benign rows are left as they are. Perturbations in scaled units (standard deviations of the training data), L-infinity, every feature kept within the range seen in training " +
                        "(a row already outside keeps its own value as the bound). PGD: 10 steps of 2.5 eps / 10 from a random start. " +
                        $"Robust model: the all-features detector fine-tuned for {scale.AdversarialEpochs} epochs on half clean, half PGD (5 steps) loss, " +
-                       "its threshold re-chosen on validation. Accuracy on at most " + scale.MaxAdversarialRows.ToString(Inv) + " test rows (the attack rows, at most half, then benign rows, each in time order).").AppendLine();
+                       "its threshold re-chosen on validation. Accuracy over attack and benign rows, on at most " + scale.MaxAdversarialRows.ToString(Inv) + " test rows (the attack rows, at most half, then benign rows, each in time order).").AppendLine();
         var features = plain.FeatureGroup;
         var trainRows = plain.Scaler.Transform(data.Subset(chosen.Split.Train).Select(features).Rows);
         var trainLabels = data.Subset(chosen.Split.Train).Labels.ToArray();
@@ -171,7 +177,7 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
             {
                 Epochs = scale.AdversarialEpochs, Seed = seed, Attack = new AttackOptions { Epsilon = scale.AttackBudgets.Max(), Steps = 5 },
                 PositiveWeight = (float)trainLabels.Count(l => l == 0) / Math.Max(1, trainLabels.Count(l => l == 1)),
-            }, new Progress<string>(Step));
+            }, new SyncProgress<string>(Step));
         var validation = data.Subset(chosen.Split.Validation).Select(features);
         var robustThreshold = Metrics.BestF1Threshold(validation.Labels, robust.AttackProbability(validation.Rows)).Threshold;
 

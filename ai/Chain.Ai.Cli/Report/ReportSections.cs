@@ -53,7 +53,7 @@ internal static class ReportSections
         ResponderReport agentReport, baselineReport, allowReport;
         using (var agent = new DqnAgent(new DefenseEnvironment(train, scorer, options).StateWidth, dqn))
         {
-            var curve = agent.Train(new DefenseEnvironment(train, scorer, options), scale.ResponderEpisodes);
+            var curve = agent.Train(new DefenseEnvironment(train, scorer, options), scale.ResponderEpisodes, Episodes(report));
             curves.Add(("every family", [.. Enumerable.Range(1, curve.Count).Select(i => (double)i)], [.. curve.Select(v => (double)v)]));
             agentReport = ResponderEvaluation.Run(agent, testEnv, scale.EvaluationEpisodes);
         }
@@ -86,7 +86,7 @@ internal static class ReportSections
             var validationBlind = data.Subset([.. chosen.Split.Validation.Where(i => data.Families[i] != family)]);
             using var blind = Detector.Train(trainBlind, validationBlind,
                 new DetectorOptions { Features = group, Seed = report.Seed, Epochs = scale.ZeroDayEpochs, Patience = Math.Max(2, scale.ZeroDayEpochs / 5) });
-            var z = ResponderEvaluation.ZeroDay(train, test, new DetectorScorer(blind), family, options, dqn, scale.ResponderEpisodes, scale.EvaluationEpisodes);
+            var z = ResponderEvaluation.ZeroDay(train, test, new DetectorScorer(blind), family, options, dqn, scale.ResponderEpisodes, scale.EvaluationEpisodes, progress: Episodes(report));
             curves.Add(($"without {family}", [.. Enumerable.Range(1, z.LearningCurve.Count).Select(i => (double)i)], [.. z.LearningCurve.Select(v => (double)v)]));
             foreach (var (name, r) in new[] { ("DQN responder", z.Agent), ("static baseline", z.Baseline), ("allow everything", z.AllowAll) })
             {
@@ -103,6 +103,12 @@ internal static class ReportSections
             families, [("detector at 1% FPR", detectorShare), ("DQN responder", agentShare), ("static baseline", baselineShare)], yMax: 1.05);
         md.AppendLine("![responder learning curves](responder-learning.png) ![zero-day blocking per family](zero-day-blocking.png)").AppendLine();
     }
+
+    /// <summary>A line every 25 training episodes.</summary>
+    private static SyncProgress<DqnEpisode> Episodes(EvaluationReport report) => new(e =>
+    {
+        if (e.Episode % 25 == 0) report.Step(string.Create(Inv, $"  episode {e.Episode}: return {e.Return:F1}, exploration {e.Epsilon:F2}"));
+    });
 
     private static string Row(string name, ResponderReport r) => string.Create(Inv,
         $"| {name} | **{r.BlockingRate:P1}** | {string.Join(", ", r.PerFamily.Select(f => $"{f.Family} {f.Rate:P1}"))} | {r.FalsePositiveRate:P2} | {r.ClinicalDisruption:P2} | {r.MeanEpisodeReturn:F1} | {r.MeanLatencyMicros:F2} / {r.P99LatencyMicros:F2} |");

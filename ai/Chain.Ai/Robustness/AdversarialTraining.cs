@@ -36,7 +36,8 @@ public sealed record AdversarialTrainingOptions
 public sealed record RobustAccuracy(float Epsilon, double Clean, double Fgsm, double Pgd, double CleanAttackRecall, double PgdAttackRecall);
 
 /// <summary>
-/// Adversarial training (Madry et al. 2018, mixed with the clean loss as in Goodfellow et al. 2015) of the binary head of
+/// Adversarial training (Madry et al. 2018, mixed with the clean loss as in Goodfellow et al. 2015) against evasion (the
+/// attack rows of each batch replaced by their PGD versions, benign rows unchanged) of the binary head of
 /// a detector network, and its evaluation. The network maps scaled features [N, d] to logits with the attack logit in
 /// column 0; only that column is trained here.
 /// </summary>
@@ -73,7 +74,8 @@ public static class AdversarialTraining
                 var idx = order.AsSpan(start, Math.Min(options.BatchSize, order.Length - start)).ToArray();
                 var x = Stack(scaledRows, idx, bounds.Width);
                 var y = tensor(idx.Select(i => (float)labels[i]).ToArray());
-                var adversarial = Adversarial.Pgd(network, x, y, options.Attack, bounds, generator);
+                // The same threat model as the evaluation: the attacker perturbs its attack rows; benign rows stay.
+                var adversarial = where(y.unsqueeze(1) > 0.5f, Adversarial.Pgd(network, x, y, options.Attack, bounds, generator), x);
                 network.train();
                 optimizer.zero_grad();
                 var clean = nn.functional.binary_cross_entropy_with_logits(network.forward(x).select(1, 0), y, pos_weights: positiveWeight);
@@ -92,8 +94,9 @@ public static class AdversarialTraining
     }
 
     /// <summary>
-    /// Accuracy at <paramref name="threshold"/> (attack when the attack probability is at least it) on clean rows,
-    /// FGSM rows and PGD rows at the budget of <paramref name="attack"/>, plus the share of attack rows still caught.
+    /// Accuracy at <paramref name="threshold"/> (attack when the attack probability is at least it) on clean rows and
+    /// under an evasion attack (FGSM, PGD at the budget of <paramref name="attack"/>) that perturbs only the attack rows,
+    /// plus the share of attack rows still caught.
     /// </summary>
     public static RobustAccuracy Evaluate(nn.Module<Tensor, Tensor> network, float[][] scaledRows, int[] labels, float threshold,
         FeatureBounds bounds, AttackOptions attack, int seed = 1)
@@ -105,8 +108,10 @@ public static class AdversarialTraining
         var generator = new Generator((ulong)seed);
         var x = Stack(scaledRows, [.. Enumerable.Range(0, scaledRows.Length)], bounds.Width);
         var y = tensor(labels.Select(l => (float)l).ToArray());
-        var fgsm = Adversarial.Fgsm(network, x, y, attack.Epsilon, bounds);
-        var pgd = Adversarial.Pgd(network, x, y, attack, bounds, generator);
+        // Evasion: the attacker moves its own (attack) rows towards "benign"; benign traffic is not adversarial.
+        var attackRows = y.unsqueeze(1) > 0.5f;
+        var fgsm = where(attackRows, Adversarial.Fgsm(network, x, y, attack.Epsilon, bounds), x);
+        var pgd = where(attackRows, Adversarial.Pgd(network, x, y, attack, bounds, generator), x);
         var (clean, cleanRecall) = Score(network, x, labels, threshold);
         var (fgsmAccuracy, _) = Score(network, fgsm, labels, threshold);
         var (pgdAccuracy, pgdRecall) = Score(network, pgd, labels, threshold);
