@@ -31,8 +31,9 @@ public static class LedgerCommands
 
         public (ChainClient Client, string Organisation) Open(ParseResult parse)
         {
-            if (parse.GetValue(Testnet) is { } dir)
+            if (parse.GetValue(Testnet) is { } given)
             {
+                var dir = Path.GetFullPath(given);
                 var name = parse.GetValue(Client) ?? throw new ArgumentException("--testnet needs --client NAME (e.g. hospital-a-app)");
                 using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "testnet.json")));
                 var root = manifest.RootElement;
@@ -63,6 +64,7 @@ public static class LedgerCommands
     {
         ArgumentNullException.ThrowIfNull(root);
         root.Add(Attest(stdout, stderr));
+        root.Add(Endorse(stdout, stderr));
         root.Add(CheckWeights(stdout, stderr));
         root.Add(LogActions(stdout, stderr));
     }
@@ -143,6 +145,30 @@ public static class LedgerCommands
                     await stdout.WriteLineAsync($"NOT usable ({e.Gap}): {e.Message}").ConfigureAwait(false);
                     return Program.CheckFailed;
                 }
+            }
+        }));
+        return command;
+    }
+
+    private static Command Endorse(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string>("--model") { Description = "The model id.", Required = true };
+        var version = new Option<string>("--version") { Description = "The version id.", Required = true };
+        var connection = new Connection();
+        var command = new Command("endorse", "Endorses a registered model version on behalf of your organisation (another hospital than its trainer).")
+        {
+            model, version,
+        };
+        connection.AddTo(command);
+        command.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            var (client, organisation) = connection.Open(parse);
+            using (client)
+            {
+                var attestor = new ModelAttestor(client, organisation);
+                await attestor.EndorseAsync(parse.GetValue(model)!, parse.GetValue(version)!, ct).ConfigureAwait(false);
+                await stdout.WriteLineAsync($"{organisation} endorsed {parse.GetValue(model)} {parse.GetValue(version)}").ConfigureAwait(false);
+                return Program.Ok;
             }
         }));
         return command;

@@ -25,6 +25,11 @@ public sealed class LedgerCommandTests
         (code, _, stderr) = await Run("log-actions", "--agent", "agent-c", "--actions", "/nonexistent.jsonl", "--testnet", "/tmp", "--client", "x");
         Assert.Equal((Cli.Program.Error, "error: actions file /nonexistent.jsonl does not exist"), (code, stderr.Trim()));
 
+        (code, _, stderr) = await Run("endorse", "--model", "m", "--version", "1", "--testnet", "/nonexistent-testnet", "--client", "x");
+        Assert.Equal(Cli.Program.Error, code);
+        Assert.Contains("nonexistent-testnet", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Trim().Split('\n'));
+
         (code, _, stderr) = await Run("check-weights", "--model", "m");
         Assert.Equal(Cli.Program.Error, code);
         Assert.Contains("--version", stderr, StringComparison.Ordinal);
