@@ -9,13 +9,7 @@ public sealed class DetectorCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await Program.RunAsync(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRun.Run(args);
 
     private string[] SyntheticData(string label = "Label") =>
         ["--data", SyntheticIomt.WriteFile(_dir), "--label", label, "--family", "Category", "--drop", "Id", "--vitals", "v1,v2"];

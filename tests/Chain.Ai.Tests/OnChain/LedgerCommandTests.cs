@@ -3,13 +3,7 @@ namespace Chain.Ai.Tests.OnChain;
 /// <summary>The ledger commands refuse bad input with one line and exit 2 before touching a node (the end-to-end test runs check-weights on a testnet).</summary>
 public sealed class LedgerCommandTests
 {
-    private static async Task<(int Code, string Stdout, string Stderr)> Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        var code = await Cli.Program.RunAsync(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public async Task Bad_input_is_one_error_line_and_exit_2()

@@ -1,4 +1,3 @@
-using Chain.Ai.Cli;
 using Chain.Ai.Tests.Detection;
 
 namespace Chain.Ai.Tests.Report;
@@ -10,13 +9,7 @@ public sealed class ReportCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await Program.RunAsync(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public async Task The_quick_report_writes_every_section_and_valid_png_charts()
