@@ -27,8 +27,8 @@ namespace Chain.Ai.Tests.OnChain;
 /// node its logger submits to is frozen (SIGSTOP) from the 250th event until all are on chain. Asserted: every record
 /// is found on chain through another node, once each, with its evidence hash; RotateKeys decisions happened and each
 /// queued one became a custody share refresh committed on chain (the record's epoch advanced by that many); decision
-/// latency (score + state + decide + TryLog + hand-off) p99 under 15 ms (the budget is 35 ms), undisturbed
-/// decisions under 5 ms, and no decision waits (see <see cref="DecisionPathTimer"/>).
+/// latency (score + state + decide + TryLog + hand-off) p99 under 20 ms (the budget is 35 ms; measured 4.6-10.4
+/// ms on a shared machine), undisturbed decisions under 5 ms, and decisions do not wait on the ledger (see <see cref="DecisionPathTimer"/>).
 /// </summary>
 [Trait("Category", "Cluster")]
 public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
@@ -241,11 +241,14 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         Log($"{attacks.Count} attack events, {acted} scored as alerts");
         Assert.True(acted >= attacks.Count * 0.8, $"the agent's detector flagged only {acted} of {attacks.Count} attack events");
 
-        // p99 includes the calls the scheduler preempted on this shared machine (measured: p99 4.6 ms, undisturbed max 0.7 ms).
-        Assert.True(latency.P99Ms < 15, $"decision latency p99 {latency.P99Ms:0.###} ms: {latency}");
+        // p99 includes the calls the scheduler preempted on this shared 2-core machine (measured: p99 4.6 to 10.4 ms with
+        // other test runs on the machine; undisturbed calls at most 0.7 ms).
+        Assert.True(latency.P99Ms < 20, $"decision latency p99 {latency.P99Ms:0.###} ms: {latency}");
         Assert.True(timer.CleanMaxMs < 5, $"an undisturbed decision took {timer.CleanMaxMs:0.###} ms: {timer}");
-        // A decision that waited (lock, I/O) would switch voluntarily; a few are the runtime's on a loaded machine.
-        Assert.True(timer.Blocked <= Math.Max(3, timer.Calls / 500), $"decisions waited: {timer}");
+        // A decision that waited on the ledger would switch voluntarily on every call while the node is frozen (2,250
+        // calls); the runtime also suspends threads now and then (tiered JIT installing code, a GC another thread starts):
+        // measured up to 6 such calls of 2,500, most around 0.1 ms.
+        Assert.True(timer.Blocked <= timer.Calls / 100, $"decisions waited: {timer}");
         Assert.Equal(((long)Events, (long)Events, 0L, 0L, 0L), (stats.Logged, stats.Submitted, stats.Failed, stats.Dropped, stats.Rejected));
         Assert.True(stats.Retries >= 1, $"no attempt failed over from the frozen node: {stats}");
         var rotations = decisions.Count(d => d.Action == DefenseAction.RotateKeys);
