@@ -1,38 +1,43 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
+using Chain.Ai.Agent;
+using Chain.Ai.Data;
+using Chain.Ai.Defense;
+using Chain.Ai.Detection;
 using Chain.Ai.OnChain;
-using Chain.Ai.Torch;
+using Chain.Ai.Tests.Detection;
 using Chain.Client;
 using Chain.Client.Custody;
 using Chain.Client.Imaging;
 using Chain.Client.Queries;
-using TorchSharp;
 using Xunit.Abstractions;
+using DefenseAction = Chain.Ai.Defense.DefenseAction;
 
 namespace Chain.Ai.Tests.OnChain;
 
 /// <summary>
-/// The defense agent on a real 4-node testnet (node processes on 127.0.0.1, <see cref="LocalTestnet"/>): a tiny
-/// TorchSharp logistic model is trained on synthetic data and saved; hospital-a attests it, a second hospital endorses
-/// it, and <see cref="ModelAttestor.EnsureUsableAsync(string, string, string, CancellationToken)"/> passes for the file
-/// and fails for a one-bit-flipped copy; the weights are encrypted and their key split 3-of-4 among the hospitals'
-/// custody keys, released to hospital-b after three approvals and decrypted to identical bytes, which load and predict
-/// as the original; then hospital-c's agent scores 2,500 synthetic events with the model and logs an action for each
-/// through <see cref="ActionLogger"/> while the node it submits to is frozen (SIGSTOP) from the 250th action until all are
-/// on chain: TryLog stays under 5 ms (undisturbed calls; see <see cref="DecisionPathTimer"/>), the batch in flight fails
-/// over to a second node after its attempt times out, and after FlushAsync all 2,500 actions are found on chain through
-/// another node, once each, with their evidence hashes.
+/// The defense agent on a real 4-node testnet (node processes on 127.0.0.1, <see cref="LocalTestnet"/>), with the real
+/// components: a neural <see cref="Detector"/> is trained briefly on synthetic IoMT data (<see cref="SyntheticIomt"/>) and
+/// saved; hospital-a attests it, hospital-b endorses it, and the check passes for the file and fails for a one-bit-flipped
+/// copy; the weights are encrypted and their key split 3-of-4 among the hospitals' custody keys, released to hospital-b
+/// after three approvals and decrypted to identical bytes. Hospital-b's <see cref="DefenseAgent"/> is then built from the
+/// released file (checked on chain, then loaded from the checked bytes) with a <see cref="StaticBaseline"/> that hospital-a
+/// fitted on the training part, wrapped so that a non-clinical device's first quarantine is a RotateKeys instead (the baseline alone
+/// never rotates keys); it decides on 2,500 fresh synthetic events and logs every decision (LogAllowDecisions) while the
+/// node its logger submits to is frozen (SIGSTOP) from the 250th event until all are on chain. Asserted: every record
+/// is found on chain through another node, once each, with its evidence hash; RotateKeys decisions happened and each
+/// queued one became a custody share refresh committed on chain (the record's epoch advanced by that many); decision
+/// latency (score + state + decide + TryLog + hand-off) p99 under 20 ms (the budget is 35 ms; measured 4.6-10.4
+/// ms on a shared machine), undisturbed decisions under 5 ms, and decisions do not wait on the ledger (see <see cref="DecisionPathTimer"/>).
 /// </summary>
 [Trait("Category", "Cluster")]
 public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
 {
     private const int BasePort = 25800;
     private const int Seed = 8;
-    private const int Features = 4;
-    private const string Model = "iomt-logreg";
-    private const string Agent = "hospital-c-agent";
+    private const int Events = 2500;
+    private const string Model = "iomt-detector";
+    private const string Agent = "hospital-b-agent";
     private static readonly string[] Hospitals = [.. Enumerable.Range(0, 4).Select(LocalTestnet.Hospital)];
 
     private readonly string _dir = Directory.CreateTempSubdirectory("chain-ai-onchain-").FullName;
@@ -53,14 +58,17 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Attest_endorse_seal_release_then_act_and_log_2500_actions_on_a_real_testnet()
+    public async Task Train_attest_endorse_seal_release_then_the_agent_decides_logs_and_rotates_keys_on_a_real_testnet()
     {
-        Log($"seed {Seed}");
+        Log($"seed {Seed}; synthetic data seed 7 (training), {Seed + 1} (events)");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(200));
         var ct = cancel.Token;
-        var (weights, data, accuracy) = Train(Path.Combine(_dir, "model.bin"), Path.Combine(_dir, "train.csv"));
-        Log($"trained a logistic model on synthetic data: accuracy {accuracy:0.000}, weights {new FileInfo(weights).Length} bytes");
-        Assert.True(accuracy > 0.8, $"the stand-in model did not learn (accuracy {accuracy})");
+        var dataPath = SyntheticIomt.WriteFile(_dir);
+        var weights = Path.Combine(_dir, "model.bin");
+        var (baseline, metrics) = TrainDetector(dataPath, weights);
+        Log(string.Create(CultureInfo.InvariantCulture,
+            $"trained a detector on synthetic IoMT data: test AUROC {metrics.Auroc:0.000}, F1 {metrics.F1:0.000}, weights {new FileInfo(weights).Length:N0} bytes"));
+        Assert.True(metrics.Auroc > 0.95, $"the detector did not learn (test AUROC {metrics.Auroc})");
 
         await using var net = await LocalTestnet.StartAsync(BasePort, Log, ct);
         Log("testnet up");
@@ -69,8 +77,8 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
 
         // 1. Attestation: hospital-a registers, the owner sets a policy of one endorsement, hospital-b endorses.
         var trainer = new ModelAttestor(apps[0], "hospital-a");
-        var training = new TrainingSummary(DataFingerprint.Compute(data, $"synthetic: {Features} features, label x0+x1>0, seed {Seed}"),
-            TrainingPrivacy.None, new Dictionary<string, double> { ["accuracy"] = accuracy });
+        var training = new TrainingSummary(DataFingerprint.Compute(dataPath, SyntheticIomt.Options), TrainingPrivacy.None,
+            new Dictionary<string, double> { ["auroc"] = Math.Round(metrics.Auroc, 4), ["f1"] = Math.Round(metrics.F1, 4) }); // the contract keeps decimals
         var record = await trainer.AttestAsync(new ModelVersionClaim(Model, "1", null, training), weights, ct);
         Assert.Equal(("pending", "hospital-a", ModelAttestor.HashFile(weights)), (record.Status, record.Organisation, record.WeightsSha256));
         await trainer.SetPolicyAsync(Model, 1, ct);
@@ -89,7 +97,7 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(AttestationGap.WeightsMismatch, mismatch.Gap);
         Log($"attested, endorsed and checked: {usable.LogName}; the flipped copy is refused ({mismatch.Gap})");
         await LedgerSync.WaitForHeightAsync(apps[3], endorsed.Height, TimeSpan.FromSeconds(30), ct); // the CLI reads through node 3
-        foreach (var (file, code, text) in new[] { (weights, 0, "usable: iomt-logreg:1"), (flipped, 1, "NOT usable (WeightsMismatch)") })
+        foreach (var (file, code, text) in new[] { (weights, 0, $"usable: {Model}:1"), (flipped, 1, "NOT usable (WeightsMismatch)") })
         {
             using var stdout = new StringWriter();
             using var stderr = new StringWriter();
@@ -137,11 +145,8 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
             Assert.False(File.Exists(Path.Combine(_dir, "never.bin")));
             Log($"weights sealed under custody {custodyId} (3 of 4), released to hospital-b after 3 approvals, decrypted identical");
 
-            // 3. The agent at hospital-b checks the released file on chain before loading it, then hospital-c acts and logs.
-            var (checkedBytes, agentModel) = await ModelAttestor.ReadUsableAsync(apps[1].State, Model, "1", opened, cancellationToken: ct);
-            Assert.Equal(usable.WeightsSha256, agentModel.WeightsSha256);
-            Assert.Equal(await File.ReadAllBytesAsync(weights, ct), checkedBytes);
-            await ActAndLogAsync(net, opened, agentModel, ct);
+            // 3. Hospital-b's agent loads the released file through the chain check, decides, logs and rotates.
+            await ActAsync(net, opened, baseline, chainId, custodyId, ct);
         }
         finally
         {
@@ -151,28 +156,20 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
 
     private static ChainClient ClientOf(ChainClient[] apps, WeightsVault vault) => apps[Array.IndexOf(Hospitals, vault.Organisation)];
 
-    private async Task ActAndLogAsync(LocalTestnet net, string weightsPath, UsableModel model, CancellationToken ct)
+    private async Task ActAsync(LocalTestnet net, string weightsPath, StaticBaseline baseline, string chainId, string custodyId, CancellationToken ct)
     {
-        // Submit through a backup node (freezing the primary would stall every node until a view change).
+        // The logger submits through a backup node (freezing the primary would stall every node until a view change);
+        // the key rotations go through another, never frozen.
         var status = await net.Client("regulator-1", 0).StatusAsync(ct);
         var node = new[] { 2, 3, 1, 0 }.First(n => n != (int)status.Primary);
         var fallback = (node + 1) % LocalTestnet.Nodes;
-        var agentClient = net.Client("hospital-c-app2", node);
-        Log($"primary is node {status.Primary}; hospital-c's agent submits through node {node}, then node {fallback} after a failed attempt");
+        var rotationNode = (node + 2) % LocalTestnet.Nodes;
+        Log($"primary is node {status.Primary}; the agent's logger submits through node {node}, then node {fallback} after a failed attempt; " +
+            $"refreshes go through node {rotationNode}");
+        var rotationClient = net.Client("hospital-b-app", rotationNode);
+        var custody = new CustodyQueries(rotationClient.State);
+        var epochBefore = (await custody.GetRecordAsync(custodyId, ct))!.Epoch;
 
-        var events = Events(2500, new Random(Seed + 1));
-        var scores = Score(weightsPath, events);
-        var records = new List<DefenseActionRecord>(events.Length);
-        var baseTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        for (var i = 0; i < events.Length; i++)
-        {
-            var (action, severity) = Decide(scores[i]);
-            var eventHash = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshalBytes(events[i])));
-            records.Add(new DefenseActionRecord($"iomt-dev-{i % 25:D2}", action, severity, baseTime + i, model.LogName, model.WeightsSha256,
-                scores[i], $"logistic score {scores[i]:0.000}", eventHash));
-        }
-
-        var since = baseTime - 120_000;
         var options = new ActionLoggerOptions
         {
             Agent = Agent,
@@ -181,21 +178,38 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
             MaxBackoff = TimeSpan.FromSeconds(1),
             MaxAttempts = 30,
         };
-        var logger = new ActionLogger(new ChainDefenseLogSink([agentClient, net.Client("hospital-c-app2", fallback)], TimeSpan.FromSeconds(4)), options);
+        var logger = new ActionLogger(new ChainDefenseLogSink([net.Client("hospital-b-app2", node), net.Client("hospital-b-app2", fallback)],
+            TimeSpan.FromSeconds(4)), options);
+        var ward = new DefenseOptions();
+        var policy = new FirstQuarantineRotatesKeys(baseline);
+        var rotation = new CustodyKeyRotation(rotationClient, chainId, custodyId);
+        var agent = await DefenseAgent.LoadAsync(net.Client("hospital-b-app2", fallback).State, Model, "1", weightsPath, policy, logger, rotation,
+            new DefenseAgentOptions { Ward = ward, LogAllowDecisions = true }, ct);
+        Log(string.Create(CultureInfo.InvariantCulture, $"agent loaded {agent.Model.LogName} ({agent.Model.WeightsSha256[..12]}...); baseline threshold {baseline.Threshold:0.000}"));
+
+        var events = SyntheticIomt.Load(Events, Seed + 1);
+        var random = new Random(Seed);
+        var decisions = new List<AgentDecision>(Events);
         var timer = new DecisionPathTimer();
+        var since = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 120_000;
         ActionLoggerStats stats;
+        DefenseAgentStats agentStats;
         var flushed = TimeSpan.Zero;
         try
         {
-            // 50 rounds of 50 decisions, 40 ms apart; the agent's node is frozen from round 5 until everything is on chain
-            // (through the fallback node, after an attempt on the frozen one times out).
+            // 50 rounds of 50 events, 40 ms apart; the logger's node is frozen from round 5 until everything is on chain
+            // (through the fallback node, after an attempt on the frozen one times out). An attack burst comes from one
+            // device (a campaign); benign events from any device.
             for (var round = 0; round < 50; round++)
             {
                 if (round == 5) net.Freeze(node);
                 for (var i = round * 50; i < (round + 1) * 50; i++)
                 {
-                    var record = records[i];
-                    Assert.True(timer.Time(() => logger.TryLog(record)), $"TryLog refused action {i}: {logger.Stats}");
+                    var device = events.Labels[i] == 1 ? (i / 100 * 5 + 4) % ward.Devices : random.Next(ward.Devices);
+                    var row = events.Rows[i];
+                    var decision = timer.Time(() => agent.Decide(device, row));
+                    Assert.True(decision.Logged, $"the logger refused decision {i}: {logger.Stats}");
+                    decisions.Add(decision);
                 }
                 await Task.Delay(40, ct);
             }
@@ -203,117 +217,106 @@ public sealed class OnChainEndToEndTests(ITestOutputHelper output) : IDisposable
             try
             {
                 stats = await logger.FlushAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
+                agentStats = await agent.WaitForRotationsAsync(TimeSpan.FromSeconds(60), ct);
             }
-            catch (TimeoutException)
+            catch (TimeoutException e)
             {
-                throw new TimeoutException($"the logger did not drain within 60 s: {logger.Stats}");
+                throw new TimeoutException($"the logger or the rotations did not drain within 60 s: {logger.Stats}; {agent.Stats}", e);
             }
             flushed = flushClock.Elapsed;
-            await logger.DisposeAsync();
         }
         finally
         {
             net.Resume(node);
+            await agent.DisposeAsync();
+            await logger.DisposeAsync();
         }
-        Log(string.Create(CultureInfo.InvariantCulture,
-            $"logged 2,500 actions; TryLog {timer}; flush took {flushed.TotalSeconds:0.0} s; {stats}"));
-        // A call that waited would switch voluntarily; a few are the runtime's (the first calls, an allocation slow path, a
-        // page fault) on a loaded machine, a logger that waits would do it on every call that finds the queue busy or full.
-        Assert.True(timer.Blocked <= Math.Max(3, timer.Calls / 500), $"TryLog waited: {timer}");
-        Assert.True(timer.CleanMaxMs < 5, $"an undisturbed TryLog took {timer.CleanMaxMs:0.###} ms while the node was frozen: {timer}");
-        Assert.True(timer.Percentile(99) < 1, $"TryLog p99 {timer.Percentile(99):0.###} ms: {timer}");
-        Assert.Equal((2500L, 2500L, 0L, 0L, 0L), (stats.Logged, stats.Submitted, stats.Failed, stats.Dropped, stats.Rejected));
-        Assert.InRange(stats.Batches, 3, 2500);
-        Assert.True(stats.Retries >= 1, $"no attempt failed over from the frozen node: {stats}");
+        var latency = agent.Latency();
+        var byAction = decisions.GroupBy(d => d.Action).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}");
+        Log($"decided {Events:N0} events: {string.Join(", ", byAction)}; {agentStats}");
+        Log($"decision latency (agent): {latency}; (timer) {timer}");
+        Log(string.Create(CultureInfo.InvariantCulture, $"flush and rotations took {flushed.TotalSeconds:0.0} s; logger {stats}"));
+        var attacks = Enumerable.Range(0, Events).Where(i => events.Labels[i] == 1).ToList();
+        var acted = attacks.Count(i => decisions[i].Score >= baseline.Threshold);
+        Log($"{attacks.Count} attack events, {acted} scored as alerts");
+        Assert.True(acted >= attacks.Count * 0.8, $"the agent's detector flagged only {acted} of {attacks.Count} attack events");
 
-        // Read back through another node, as the auditor.
+        // p99 includes the calls the scheduler preempted on this shared 2-core machine (measured: p99 4.6 to 10.4 ms with
+        // other test runs on the machine; undisturbed calls at most 0.7 ms).
+        Assert.True(latency.P99Ms < 20, $"decision latency p99 {latency.P99Ms:0.###} ms: {latency}");
+        Assert.True(timer.CleanMaxMs < 5, $"an undisturbed decision took {timer.CleanMaxMs:0.###} ms: {timer}");
+        // A decision that waited on the ledger would switch voluntarily on every call while the node is frozen (2,250
+        // calls); the runtime also suspends threads now and then (tiered JIT installing code, a GC another thread starts):
+        // measured up to 6 such calls of 2,500, most around 0.1 ms.
+        Assert.True(timer.Blocked <= timer.Calls / 100, $"decisions waited: {timer}");
+        Assert.Equal(((long)Events, (long)Events, 0L, 0L, 0L), (stats.Logged, stats.Submitted, stats.Failed, stats.Dropped, stats.Rejected));
+        Assert.True(stats.Retries >= 1, $"no attempt failed over from the frozen node: {stats}");
+        var rotations = decisions.Count(d => d.Action == DefenseAction.RotateKeys);
+        Assert.True(rotations >= 1, "no RotateKeys decision");
+        Assert.Equal(rotations, agentStats.RotationsRequested);
+        Assert.Equal((0L, agentStats.RotationsQueued), (agentStats.RotationsFailed, agentStats.RotationsDone));
+        Assert.True(agentStats.RotationsDone >= 1, $"no refresh was done: {agentStats}");
+
+        // Read back through another node, as the auditor: every decision once, and the custody record's epoch.
         var height = (await net.Client("regulator-1", fallback).StatusAsync(ct)).Height;
-        var reader = net.Client("auditor-1", (node + 1) % LocalTestnet.Nodes);
+        var reader = net.Client("auditor-1", rotationNode);
         await LedgerSync.WaitForHeightAsync(reader, height, TimeSpan.FromSeconds(30), ct);
         var defense = new DefenseQueries(reader.State);
         var found = (await defense.QueryAsync(new DefenseQuery(Since: since, Limit: DefenseQueries.MaxLimit), ct))
             .Where(a => a.Entry.Agent == Agent).ToList();
-        Assert.Equal(2500, found.Count);
-        Assert.All(found, a => Assert.Equal(("hospital-c", model.LogName), (a.Organisation, a.Entry.ModelVersion)));
-        var expected = records.Select(r => r.EvidenceSha256(Agent)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(Events, found.Count);
+        Assert.All(found, a => Assert.Equal(("hospital-b", $"{Model}:1"), (a.Organisation, a.Entry.ModelVersion)));
+        var expected = decisions.Select(d => d.Record!.EvidenceSha256(Agent)).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(expected, found.Select(a => a.Entry.EvidenceSha256).Order(StringComparer.Ordinal).ToList());
-        var device = await defense.CountAsync(new DefenseQuery(Since: since, Device: "iomt-dev-07"), ct);
-        Assert.Equal(records.Count(r => r.Device == "iomt-dev-07"), device);
-        var critical = await defense.CountAsync(new DefenseQuery(Since: since, Severity: "critical"), ct);
-        Assert.Equal(records.Count(r => r.Severity == "critical"), critical);
-        Log($"all 2,500 found on chain through node {(node + 1) % LocalTestnet.Nodes} in {found.Select(a => a.Tx).Distinct().Count()} transactions; " +
-            $"{critical} critical, {device} on iomt-dev-07");
+        var high = await defense.CountAsync(new DefenseQuery(Since: since, Severity: "high"), ct);
+        Assert.Equal(decisions.Count(d => d.Record!.Severity == "high"), high);
+        Assert.Equal(rotations, found.Count(a => a.Entry.Action == "rotate-keys"));
+        var epochAfter = (await new CustodyQueries(reader.State).GetRecordAsync(custodyId, ct))!.Epoch;
+        Log($"all {Events:N0} found on chain through node {rotationNode} in {found.Select(a => a.Tx).Distinct().Count()} transactions; " +
+            $"{rotations} rotate-keys decisions, {agentStats.RotationsDone} refreshes, {agentStats.RotationsCoalesced} coalesced; custody epoch {epochBefore} -> {epochAfter}");
+        Assert.Equal(epochBefore + agentStats.RotationsDone, epochAfter);
+        Assert.Equal(rotation.LastEpoch, epochAfter);
     }
 
-    /// <summary>The stand-in decision (the RL responder replaces it): isolate on a high score, alert on a middling one, else monitor.</summary>
-    private static (string Action, string Severity) Decide(double score) => score switch
+    /// <summary>
+    /// Forces key rotations into the run (the baseline never chooses RotateKeys): the first time the baseline would
+    /// quarantine a device, this rotates its keys instead; afterwards the baseline decides.
+    /// </summary>
+    private sealed class FirstQuarantineRotatesKeys(StaticBaseline baseline) : IDefensePolicy
     {
-        >= 0.95 => ("isolate", "critical"),
-        >= 0.8 => ("isolate", "high"),
-        >= 0.5 => ("alert", "medium"),
-        >= 0.2 => ("monitor", "low"),
-        _ => ("monitor", "info"),
-    };
+        private readonly HashSet<int> _rotated = [];
 
-    private static byte[] MemoryMarshalBytes(float[] values)
-    {
-        var bytes = new byte[values.Length * sizeof(float)];
-        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
-        return bytes;
-    }
-
-    /// <summary>Synthetic events: <see cref="Features"/> standard-normal features; an attack when x0 + x1 &gt; 0.</summary>
-    private static float[][] Events(int count, Random random) =>
-        [.. Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, Features).Select(_ => (float)Normal(random)).ToArray())];
-
-    private static double Normal(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-
-    /// <summary>Trains torch.nn.Linear(4, 1) with a logistic loss for 60 SGD steps on 512 synthetic events; saves it with Module.save.</summary>
-    private static (string Weights, string Data, double Accuracy) Train(string weightsPath, string dataPath)
-    {
-        TorchRuntime.EnsureLoaded();
-        torch.manual_seed(Seed);
-        var events = Events(512, new Random(Seed));
-        var labels = events.Select(e => e[0] + e[1] > 0 ? 1f : 0f).ToArray();
-        var csv = new StringBuilder("x0,x1,x2,x3,Label\n");
-        for (var i = 0; i < events.Length; i++)
-            csv.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{events[i][0]},{events[i][1]},{events[i][2]},{events[i][3]},{labels[i]}"));
-        File.WriteAllText(dataPath, csv.ToString());
-
-        using var model = torch.nn.Linear(Features, 1);
-        using var x = torch.tensor(events.SelectMany(e => e).ToArray()).reshape(events.Length, Features);
-        using var y = torch.tensor(labels).reshape(events.Length, 1);
-        var optimizer = torch.optim.SGD(model.parameters(), 0.5);
-        for (var step = 0; step < 60; step++)
+        public DefenseAction Decide(ReadOnlySpan<float> state, in StepContext context)
         {
-            optimizer.zero_grad();
-            using var logits = model.forward(x);
-            using var loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y);
-            loss.backward();
-            optimizer.step();
+            var action = baseline.Decide(state, context);
+            return action == DefenseAction.Quarantine && _rotated.Add(context.Device) ? DefenseAction.RotateKeys : action;
         }
-        double accuracy;
-        using (torch.no_grad())
-        {
-            using var logits = model.forward(x);
-            var predicted = logits.data<float>().ToArray();
-            accuracy = predicted.Select((p, i) => (p > 0 ? 1f : 0f) == labels[i] ? 1.0 : 0.0).Average();
-        }
-        model.save(weightsPath);
-        return (weightsPath, dataPath, accuracy);
     }
 
-    /// <summary>Loads the checked weights into a fresh Linear(4, 1) and scores every event (sigmoid of the logit).</summary>
-    private static double[] Score(string weightsPath, float[][] events)
+    private sealed record TestMetrics(double Auroc, double F1);
+
+    /// <summary>
+    /// Hospital-a's side: trains a small detector (seeded, a few epochs) on the training part of the split, saves it, and
+    /// fits the static baseline's threshold on the training part with that detector; returns the baseline and test metrics.
+    /// </summary>
+    private static (StaticBaseline Baseline, TestMetrics Metrics) TrainDetector(string dataPath, string weightsPath)
     {
-        TorchRuntime.EnsureLoaded();
-        using var model = torch.nn.Linear(Features, 1);
-        model.load(weightsPath);
-        using var _ = torch.no_grad();
-        using var x = torch.tensor(events.SelectMany(e => e).ToArray()).reshape(events.Length, Features);
-        using var logits = model.forward(x);
-        using var p = torch.sigmoid(logits);
-        return [.. p.data<float>().ToArray().Select(v => (double)v)];
+        var data = TabularDataset.Load(dataPath, SyntheticIomt.Options);
+        var split = DetectionSplit.Choose(data, Seed).Split;
+        var train = data.Subset(split.Train);
+        var test = data.Subset(split.Test);
+        using var detector = Detector.Train(train, data.Subset(split.Validation), new DetectorOptions
+        {
+            Hidden = [16, 8],
+            Epochs = 10,
+            BatchSize = 64,
+            LearningRate = 3e-3,
+            Seed = Seed,
+            Patience = 0,
+        });
+        var scores = detector.AttackProbability(test.Rows);
+        var report = Metrics.Binary(test.Labels, scores, detector.Threshold);
+        detector.Save(weightsPath);
+        return (StaticBaseline.Fit(train, new DetectorScorer(detector)), new TestMetrics(report.Auroc, report.F1));
     }
 }
