@@ -35,7 +35,8 @@ public sealed record SparseUpdate(int Length, int[] Indices, float[] Values)
 /// round, the compressor adds the carried residual to the delta, sends the k largest-magnitude coordinates of the sum
 /// (ties: lower index first) and keeps the rest as the residual for the next round, so nothing is lost, only delayed:
 /// Σ sent = Σ deltas − final residual (up to float rounding of the additions). One instance per client.
-/// k = clamp(round((1 − sparsity)·length), 1, length); sparsity in [0, 1).
+/// k = ⌈(1 − sparsity)·length⌉ (computed with a 1e-6 slack so that float error in 1 − sparsity cannot add a coordinate:
+/// 99% of 1000 keeps exactly 10), at least 1; sparsity in [0, 1).
 /// </summary>
 public sealed class TopKCompressor
 {
@@ -57,7 +58,7 @@ public sealed class TopKCompressor
     public int Kept(int length)
     {
         if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 1");
-        var k = (int)Math.Round((1 - Sparsity) * length, MidpointRounding.AwayFromZero);
+        var k = (int)Math.Ceiling((1 - Sparsity) * length - 1e-6);
         return Math.Clamp(k, 1, length);
     }
 
