@@ -32,7 +32,9 @@ public sealed class PackedCiphertexts
 /// <item>The sum of up to K encodings is below K·2^(B−h) ≤ 2^B: it fits in its B-bit slot and never carries into the next.</item>
 /// <item>Slot i occupies bits [i·B, (i+1)·B) of the plaintext. The plaintext must stay below n, and n ≥ 2^(L−1) for an
 /// L-bit n, so <see cref="SlotsPerCiphertext"/> = ⌊(L−1)/B⌋ slots fit: a sum of packed plaintexts is below 2^(slots·B) ≤ 2^(L−1) ≤ n,
-/// so Paillier's addition mod n never wraps either. Example: L = 2048, B = 48 gives 42 values per ciphertext.</item>
+/// so Paillier's addition mod n never wraps either. Examples for L = 2048 and K ≤ 16 (h = 4): B = 48, F = 20 gives 42 values
+/// per ciphertext with |v| &lt; 2^23 at resolution 2^−20; B = 32, F = 24 gives 63 values per ciphertext with |v| &lt; 8 at
+/// resolution 2^−24 (enough for clipped model updates).</item>
 /// <item>Decrypting a sum of a ≤ K ciphertexts gives per slot S = Σ e_j; the value sum is (S − a·2^(B−h−1))/2^F, exact up
 /// to the rounding of each addend (≤ 2^−(F+1) each) and the final conversion to float.</item>
 /// </list>
