@@ -48,14 +48,13 @@ public sealed class DefenseEnvironment
     private readonly Dictionary<string, int[][]> _runs;
     private readonly string[] _campaignFamilies;
     private readonly HashSet<string> _credential;
-    private readonly Device[] _devices;
+    private readonly DefenseStateTracker _tracker;
+    private readonly int[] _cursor;
+    private readonly List<int> _resolved = [];
     private readonly List<Campaign> _campaigns = [];
     private readonly List<int> _active = [];
-    private readonly int[] _recent;
     private Random _eventRandom = new(0);
     private Random _effectRandom = new(0);
-    private int _recentCount;
-    private int _step;
     private bool _started;
     private bool _done;
     private Event _current;
@@ -73,7 +72,6 @@ public sealed class DefenseEnvironment
         _scorer = scorer;
         _scores = new ThreatScore[data.Count];
         _scored = new bool[data.Count];
-        Layout = new StateLayout(scorer.FamilyCount);
 
         var benign = Enumerable.Range(0, data.Count).Where(i => data.Labels[i] == 0).ToArray();
         if (benign.Length < Options.Devices)
@@ -96,13 +94,13 @@ public sealed class DefenseEnvironment
             throw new ArgumentException("campaigns are asked for but the dataset has no attack rows", nameof(data));
         _campaignFamilies = [.. families];
         _credential = new HashSet<string>(Options.CredentialFamilies, StringComparer.OrdinalIgnoreCase);
-        _devices = [.. Enumerable.Range(0, Options.Devices).Select(_ => new Device(Options.HistoryLength))];
-        _recent = new int[Options.RecentActions];
+        _tracker = new DefenseStateTracker(Options, scorer.FamilyCount);
+        _cursor = new int[Options.Devices];
     }
 
     public DefenseOptions Options { get; }
 
-    public StateLayout Layout { get; }
+    public StateLayout Layout => _tracker.Layout;
 
     public int StateWidth => Layout.Width;
 
@@ -110,18 +108,12 @@ public sealed class DefenseEnvironment
     public IReadOnlyList<string> CampaignFamilies => _campaignFamilies;
 
     /// <summary>The step of the event awaiting a decision (0-based).</summary>
-    public int CurrentStep => _step;
+    public int CurrentStep => (int)_tracker.Step;
 
-    public bool IsClinical(int device) => device >= 0 && device < Options.ClinicalDevices;
+    public bool IsClinical(int device) => _tracker.IsClinical(device);
 
     /// <summary>A readable device name: infusion-pump-00, patient-monitor-01, ..., device-05.</summary>
-    public string DeviceName(int device)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(device);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, Options.Devices);
-        var kind = !IsClinical(device) ? "device" : device % 2 == 0 ? "infusion-pump" : "patient-monitor";
-        return $"{kind}-{device:D2}";
-    }
+    public string DeviceName(int device) => _tracker.DeviceName(device);
 
     /// <summary>The dataset rows of <paramref name="device"/>'s benign stream (contiguous stretches, time order).</summary>
     public IReadOnlyList<int> BenignRowsOf(int device)
@@ -137,9 +129,7 @@ public sealed class DefenseEnvironment
         get
         {
             EnsureStarted();
-            var d = _devices[_current.Device];
-            return new StepContext(_step, _current.Device, IsClinical(_current.Device), Score(_current.Row), d.At(_step),
-                d.EscalationAt >= 0);
+            return _tracker.Context(_current.Device, Score(_current.Row));
         }
     }
 
@@ -148,16 +138,10 @@ public sealed class DefenseEnvironment
     {
         _eventRandom = new Random(seed);
         _effectRandom = new Random(unchecked((seed * 31) + 0x5EED));
-        _step = 0;
         _done = false;
         _started = true;
-        _recentCount = 0;
-        Array.Clear(_recent);
-        for (var i = 0; i < _devices.Length; i++)
-        {
-            _devices[i].Reset();
-            _devices[i].Cursor = _eventRandom.Next(_benignByDevice[i].Length);
-        }
+        _tracker.Reset();
+        for (var i = 0; i < _cursor.Length; i++) _cursor[i] = _eventRandom.Next(_benignByDevice[i].Length);
         _campaigns.Clear();
         for (var c = 0; c < Options.CampaignsPerEpisode; c++)
         {
@@ -180,7 +164,7 @@ public sealed class DefenseEnvironment
         if (_done) throw new InvalidOperationException("the episode is over: call Reset");
         if (!Enum.IsDefined(action)) throw new ArgumentOutOfRangeException(nameof(action), action, "not a defense action");
         var e = _current;
-        var device = _devices[e.Device];
+        var step = CurrentStep;
         var clinical = IsClinical(e.Device);
         var w = Options.Rewards;
         List<DefenseEffect>? effects = null;
@@ -188,17 +172,10 @@ public sealed class DefenseEnvironment
         var reward = -w.Cost(action);
         switch (action)
         {
-            case DefenseAction.RateLimit:
-                device.Set(Mitigation.RateLimited, _step + Options.RateLimitSteps);
-                break;
-            case DefenseAction.Quarantine:
-                device.Set(Mitigation.Quarantined, _step + Options.QuarantineSteps);
-                break;
             case DefenseAction.ReAuthenticate:
-                device.Set(Mitigation.Reauthenticating, _step + Options.ReAuthenticateSteps);
                 foreach (var c in _campaigns)
                 {
-                    if (c.IsActive(_step) && c.Device == e.Device && _effectRandom.NextDouble() < Options.ReAuthenticateStopProbability)
+                    if (c.IsActive(step) && c.Device == e.Device && _effectRandom.NextDouble() < Options.ReAuthenticateStopProbability)
                         prevented += End(c, ref effects);
                 }
                 break;
@@ -206,23 +183,16 @@ public sealed class DefenseEnvironment
                 (effects ??= []).Add(new DefenseEffect(DefenseEffectKind.KeyRotationRequested, e.Device));
                 foreach (var c in _campaigns)
                 {
-                    if (c.IsActive(_step) && c.Device == e.Device && c.Credential) prevented += End(c, ref effects);
+                    if (c.IsActive(step) && c.Device == e.Device && c.Credential) prevented += End(c, ref effects);
                 }
                 break;
             case DefenseAction.Escalate:
                 (effects ??= []).Add(new DefenseEffect(DefenseEffectKind.OperatorEscalated, e.Device));
-                if (device.EscalationAt < 0) device.EscalationAt = _step + Options.EscalationDelay;
                 break;
         }
-        if (action != DefenseAction.Allow)
-        {
-            device.LastActionStep = _step;
-            device.LastAction = action;
-        }
-        _recent[_recentCount % _recent.Length] = (int)action;
-        _recentCount++;
+        _tracker.Apply(e.Device, action);
 
-        var outcome = device.At(_step) switch
+        var outcome = _tracker.MitigationOf(e.Device) switch
         {
             Mitigation.Quarantined => EventOutcome.Blocked,
             Mitigation.Reauthenticating => EventOutcome.Delayed,
@@ -231,26 +201,24 @@ public sealed class DefenseEnvironment
         };
         if (e.IsAttack) reward += outcome == EventOutcome.Passed ? -w.AttackPassed : w.AttackStopped;
         else if (outcome != EventOutcome.Passed) reward -= clinical ? w.ClinicalDisruption : w.BenignBlocked;
-        device.Push(Score(e.Row).Attack, Options.AlertThreshold);
 
-        var decided = _step;
-        _step++;
-        for (var i = 0; i < _devices.Length; i++)
+        _resolved.Clear();
+        _tracker.Advance(e.Device, Score(e.Row), _resolved);
+        var now = CurrentStep;
+        foreach (var i in _resolved)
         {
-            if (_devices[i].EscalationAt < 0 || _devices[i].EscalationAt > _step) continue;
-            _devices[i].EscalationAt = -1;
             var stopped = 0;
             foreach (var c in _campaigns)
             {
-                if (c.IsActive(_step) && c.Device == i) stopped += End(c, ref effects);
+                if (c.IsActive(now) && c.Device == i) stopped += End(c, ref effects);
             }
             (effects ??= []).Add(new DefenseEffect(DefenseEffectKind.EscalationResolved, i, null, stopped));
             prevented += stopped;
         }
         reward += prevented * w.AttackPrevented;
-        _done = _step >= Options.EpisodeSteps;
+        _done = now >= Options.EpisodeSteps;
         _current = NextEvent();
-        var info = new StepInfo(decided, e.Device, clinical, e.IsAttack, _data.Families[e.Row], action, outcome, reward, prevented,
+        var info = new StepInfo(step, e.Device, clinical, e.IsAttack, _data.Families[e.Row], action, outcome, reward, prevented,
             effects is null ? [] : effects.ToArray());
         return new StepResult(BuildState(), reward, _done, info);
     }
@@ -293,45 +261,24 @@ public sealed class DefenseEnvironment
         _active.Clear();
         for (var i = 0; i < _campaigns.Count; i++)
         {
-            if (_campaigns[i].IsActive(_step)) _active.Add(i);
+            if (_campaigns[i].IsActive(CurrentStep)) _active.Add(i);
         }
         if (_active.Count > 0 && u < Options.AttackShare)
         {
             var c = _campaigns[_active[pick % _active.Count]];
             return new Event(c.Device, c.Rows[c.Next++], true);
         }
-        var device = _devices[deviceIndex];
         var stream = _benignByDevice[deviceIndex];
-        var row = stream[device.Cursor % stream.Length];
-        device.Cursor = (device.Cursor + 1) % stream.Length;
+        var row = stream[_cursor[deviceIndex] % stream.Length];
+        _cursor[deviceIndex] = (_cursor[deviceIndex] + 1) % stream.Length;
         return new Event(deviceIndex, row, false);
     }
 
     private float[] BuildState()
     {
-        var s = new float[Layout.Width];
-        var e = _current;
-        var d = _devices[e.Device];
-        var score = Score(e.Row);
-        s[StateLayout.AttackProbability] = score.Attack;
-        if (score.FamilyProbabilities is { } p) p.CopyTo(s.AsSpan(StateLayout.FirstFamily));
-        var o = Layout.Context;
-        s[o] = IsClinical(e.Device) ? 1 : 0;
-        var mitigation = d.At(_step);
-        s[o + 1 + (int)mitigation] = 1;
-        if (mitigation != Mitigation.None)
-        {
-            var longest = Math.Max(Options.QuarantineSteps, Math.Max(Options.RateLimitSteps, Options.ReAuthenticateSteps));
-            s[o + 5] = Math.Clamp((d.Until - _step) / (float)longest, 0, 1);
-        }
-        s[o + 6] = d.EscalationAt >= 0 ? 1 : 0;
-        s[o + 7] = d.AlertRate;
-        s[o + 8] = d.MeanScore;
-        s[o + 9] = d.LastActionStep < 0 ? 1 : Math.Min(1f, (_step - d.LastActionStep) / (float)Options.StepsSinceScale);
-        s[o + 10 + (int)d.LastAction] = 1;
-        var n = Math.Min(_recentCount, _recent.Length);
-        for (var i = 0; i < n; i++) s[o + 16 + _recent[i]] += 1f / n;
-        return s;
+        var state = new float[Layout.Width];
+        _tracker.BuildState(_current.Device, Score(_current.Row), state);
+        return state;
     }
 
     private void EnsureStarted()
@@ -383,57 +330,6 @@ public sealed class DefenseEnvironment
         public bool Ended { get; set; }
         public int Remaining => Ended ? 0 : Rows.Length - Next;
         public bool IsActive(int step) => !Ended && step >= Start && Next < Rows.Length;
-    }
-
-    private sealed class Device(int history)
-    {
-        private readonly float[] _scores = new float[history];
-        private int _count;
-        private Mitigation _kind;
-
-        public int Until { get; private set; }
-        public int EscalationAt { get; set; } = -1;
-        public int LastActionStep { get; set; } = -1;
-        public DefenseAction LastAction { get; set; }
-        public int Cursor { get; set; }
-        public float AlertRate { get; private set; }
-        public float MeanScore { get; private set; }
-
-        public Mitigation At(int step) => step < Until ? _kind : Mitigation.None;
-
-        public void Set(Mitigation kind, int until)
-        {
-            _kind = kind;
-            Until = until;
-        }
-
-        public void Push(float score, float alertThreshold)
-        {
-            _scores[_count % _scores.Length] = score;
-            _count++;
-            var n = Math.Min(_count, _scores.Length);
-            float sum = 0, alerts = 0;
-            for (var i = 0; i < n; i++)
-            {
-                sum += _scores[i];
-                if (_scores[i] >= alertThreshold) alerts++;
-            }
-            MeanScore = sum / n;
-            AlertRate = alerts / n;
-        }
-
-        public void Reset()
-        {
-            Array.Clear(_scores);
-            _count = 0;
-            _kind = Mitigation.None;
-            Until = 0;
-            EscalationAt = -1;
-            LastActionStep = -1;
-            LastAction = DefenseAction.Allow;
-            AlertRate = 0;
-            MeanScore = 0;
-        }
     }
 }
 

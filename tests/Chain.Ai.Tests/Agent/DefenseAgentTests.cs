@@ -68,6 +68,10 @@ public sealed class DefenseAgentTests(ITestOutputHelper output) : IDisposable
     private static readonly float[] Hot = [3f, 0f, 0f];
     private static readonly float[] Cold = [-3f, 0f, 0f];
 
+    /// <summary>
+    /// The environment builds its state with its own tracker; the agent drives a separate one with Record alone. This
+    /// checks that the agent's way of feeding the tracker (one Record per event) gives what training saw.
+    /// </summary>
     [Fact]
     public void The_tracker_builds_exactly_the_environments_state_over_whole_episodes()
     {

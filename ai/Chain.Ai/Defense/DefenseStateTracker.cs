@@ -1,16 +1,14 @@
-using Chain.Ai.Defense;
-
-namespace Chain.Ai.Agent;
+namespace Chain.Ai.Defense;
 
 /// <summary>
-/// The responder's state vector built from live events, exactly as <see cref="DefenseEnvironment"/> builds it during
-/// training (same <see cref="StateLayout"/>, same per-device history, mitigation clock, escalation delay and recent-action
-/// shares), so a policy trained in the environment sees the same inputs at run time. Time is counted in events (one
-/// event = one step, over all devices), as in the environment: a quarantine lasts <see cref="DefenseOptions.QuarantineSteps"/>
-/// events. The environment's state code is private to its simulation; this class re-implements it for a live stream
-/// and a test checks both give identical vectors step by step over whole episodes.
+/// The responder's state: per device the mitigation in force and its clock, a pending escalation, the score history and
+/// the last action, and the recent-action shares over all devices; the one place the state vector is built, used by
+/// <see cref="DefenseEnvironment"/> in training and by the running agent on live events, so a policy sees the same inputs
+/// in both. Time is counted in events (one event = one step, over all devices): a quarantine lasts
+/// <see cref="DefenseOptions.QuarantineSteps"/> events.
 /// <para>Use: <see cref="Context"/> and <see cref="BuildState"/> for the event awaiting a decision, then
-/// <see cref="Record"/> with the action taken. Not thread-safe.</para>
+/// <see cref="Record"/> with the action taken (or <see cref="Apply"/>, then <see cref="Advance"/>, to see the event's
+/// mitigation in between). Not thread-safe.</para>
 /// </summary>
 public sealed class DefenseStateTracker
 {
@@ -91,13 +89,20 @@ public sealed class DefenseStateTracker
         for (var i = 0; i < n; i++) state[o + 16 + _recent[i]] += 1f / n;
     }
 
-    /// <summary>
-    /// Records the decision on the current event and moves to the next step: the mitigation the action sets (a new one
-    /// replaces the device's current one; Allow, RotateKeys and Escalate leave it), a pending escalation (resolved
-    /// <see cref="DefenseOptions.EscalationDelay"/> steps later), the device's last action and score history, and the
-    /// recent-action shares.
-    /// </summary>
+    /// <summary>Records the decision on the current event and moves to the next step (<see cref="Apply"/>, then <see cref="Advance"/>).</summary>
     public void Record(int device, ThreatScore score, DefenseAction action)
+    {
+        Apply(device, action);
+        Advance(device, score);
+    }
+
+    /// <summary>
+    /// Applies the decision on the current event of <paramref name="device"/>: the mitigation the action sets (a new one
+    /// replaces the device's current one; Allow, RotateKeys and Escalate leave it), a pending escalation (resolved
+    /// <see cref="DefenseOptions.EscalationDelay"/> steps later), the device's last action and the recent-action shares.
+    /// The step does not move: <see cref="MitigationOf"/> now tells what the event meets.
+    /// </summary>
+    public void Apply(int device, DefenseAction action)
     {
         CheckDevice(device);
         if (!Enum.IsDefined(action)) throw new ArgumentOutOfRangeException(nameof(action), action, "not a defense action");
@@ -124,12 +129,32 @@ public sealed class DefenseStateTracker
         }
         _recent[_recentCount % _recent.Length] = (int)action;
         _recentCount++;
-        d.Push(score.Attack, Options.AlertThreshold);
+    }
+
+    /// <summary>
+    /// Adds the event's score to <paramref name="device"/>'s history and moves to the next step; escalations due by then
+    /// are resolved, and their devices added, in index order, to <paramref name="resolved"/> when given.
+    /// </summary>
+    public void Advance(int device, ThreatScore score, List<int>? resolved = null)
+    {
+        CheckDevice(device);
+        _devices[device].Push(score.Attack, Options.AlertThreshold);
         Step++;
-        foreach (var other in _devices)
+        for (var i = 0; i < _devices.Length; i++)
         {
-            if (other.EscalationAt >= 0 && other.EscalationAt <= Step) other.EscalationAt = -1;
+            if (_devices[i].EscalationAt < 0 || _devices[i].EscalationAt > Step) continue;
+            _devices[i].EscalationAt = -1;
+            resolved?.Add(i);
         }
+    }
+
+    /// <summary>Forgets everything: step 0, no mitigation, history or recent action (a new episode).</summary>
+    public void Reset()
+    {
+        for (var i = 0; i < _devices.Length; i++) _devices[i] = new DeviceState(Options.HistoryLength);
+        Array.Clear(_recent);
+        _recentCount = 0;
+        Step = 0;
     }
 
     private void CheckDevice(int device)
