@@ -51,9 +51,10 @@ internal static class ReportSections
         var scorer = new DetectorScorer(detector);
         var testEnv = new DefenseEnvironment(test, scorer, options);
         ResponderReport agentReport, baselineReport, allowReport;
-        using (var agent = new DqnAgent(new DefenseEnvironment(train, scorer, options).StateWidth, dqn))
+        var trainEnv = new DefenseEnvironment(train, scorer, options);
+        using (var agent = new DqnAgent(trainEnv.StateWidth, dqn))
         {
-            var curve = agent.Train(new DefenseEnvironment(train, scorer, options), scale.ResponderEpisodes, Episodes(report));
+            var curve = agent.Train(trainEnv, scale.ResponderEpisodes, Episodes(report));
             curves.Add(("every family", [.. Enumerable.Range(1, curve.Count).Select(i => (double)i)], [.. curve.Select(v => (double)v)]));
             agentReport = ResponderEvaluation.Run(agent, testEnv, scale.EvaluationEpisodes);
         }
