@@ -30,6 +30,7 @@ public static class Program
         root.Add(Report.ReportCommand.Create(stdout, stderr));
         root.Add(Commands.PrivacyCommand.Create(stdout, stderr));
         Commands.LedgerCommands.AddTo(root, stdout, stderr);
+        root.Add(Commands.FlCommand.Create(stdout, stderr));
 
         var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Errors.Count > 0)
