@@ -55,6 +55,7 @@ public sealed class ChainClient : IDisposable
         _ownsKey = ownsKey;
         _chainId = chainId;
         Api = new Api.V1.Ledger.LedgerClient(channel);
+        BlobApi = new Api.V1.Blobs.BlobsClient(channel);
         State = new GrpcStateReader(Api);
         _nonce = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
     }
@@ -72,6 +73,40 @@ public sealed class ChainClient : IDisposable
     }
 
     public Api.V1.Ledger.LedgerClient Api { get; }
+
+    /// <summary>The node's off-chain blob API (proto/chain/v1/blobs.proto).</summary>
+    public Api.V1.Blobs.BlobsClient BlobApi { get; }
+
+    /// <summary>Stores <paramref name="data"/> on this node under its SHA-256 (durably) and returns the hash. Refusals come
+    /// back as <see cref="RpcException"/> (INVALID_ARGUMENT, PERMISSION_DENIED, RESOURCE_EXHAUSTED).</summary>
+    public async Task<Hash32> PutBlobAsync(byte[] data, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var hash = Hash32.FromBytes(System.Security.Cryptography.SHA256.HashData(data));
+        await BlobApi.PutAsync(new PutBlobRequest { Sha256 = hash.ToString(), Data = ByteString.CopyFrom(data) },
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        return hash;
+    }
+
+    /// <summary>The blob with this hash from this node, or null if the node does not hold it. The bytes are checked against
+    /// the hash here: a node that serves other bytes is caught (<see cref="InvalidDataException"/>).</summary>
+    public async Task<byte[]?> GetBlobAsync(Hash32 sha256, CancellationToken cancellationToken = default)
+    {
+        GetBlobResponse response;
+        try
+        {
+            response = await BlobApi.GetAsync(new GetBlobRequest { Sha256 = sha256.ToString() }, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
+        var data = response.Data.ToByteArray();
+        if (Hash32.FromBytes(System.Security.Cryptography.SHA256.HashData(data)) != sha256)
+            throw new InvalidDataException($"the node served bytes for blob {sha256} that hash to something else");
+        return data;
+    }
 
     /// <summary>Current state through this node (pages of <c>ScanState</c>; single keys with <c>QueryState</c>).</summary>
     public IStateReader State { get; }

@@ -126,6 +126,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
 {
     private readonly NodeOptions _options;
     private readonly RocksDbLedgerStore _store;
+    private readonly RocksDbBlobStore _blobs;
     private readonly WebApplication _app;
     private readonly Driver _driver;
     private readonly PeerNetwork _network;
@@ -134,11 +135,12 @@ internal sealed class NodeRuntime : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _background = new();
 
-    private NodeRuntime(NodeOptions options, RocksDbLedgerStore store, WebApplication app, Driver driver, PeerNetwork network,
+    private NodeRuntime(NodeOptions options, RocksDbLedgerStore store, RocksDbBlobStore blobs, WebApplication app, Driver driver, PeerNetwork network,
         Admission admission, MempoolJournal journal, ILogger logger)
     {
         _options = options;
         _store = store;
+        _blobs = blobs;
         _app = app;
         _driver = driver;
         _network = network;
@@ -202,6 +204,8 @@ internal sealed class NodeRuntime : IAsyncDisposable
         var dataDir = options.Resolve(options.DataDir);
         Directory.CreateDirectory(dataDir);
         var store = RocksDbLedgerStore.Open(Path.Combine(dataDir, "ledger"), genesis);
+        var blobs = RocksDbBlobStore.Open(Path.Combine(dataDir, "blobs"), new BlobLimits(options.Blobs.MaxBlobBytes, options.Blobs.MaxTotalBytes));
+        metrics.BlobBytes.Set(blobs.TotalBytes);
         var mempool = new Mempool(options.Mempool);
         var journal = new MempoolJournal(store);
         var runtime = new ChaincodeRuntime(SystemContracts.Registry(), genesis);
@@ -224,10 +228,12 @@ internal sealed class NodeRuntime : IAsyncDisposable
         builder.Services.AddSingleton(new PeerService(callers, () => driver, admission, store, self, maxConsensus, network));
         builder.Services.AddSingleton(new LedgerService(callers, admission, store, mempool, hub, outcomes, () => driver,
             () => network.Connected, genesis, self));
+        builder.Services.AddSingleton(new BlobService(callers, blobs, metrics));
 
         var app = builder.Build();
         app.MapGrpcService<PeerService>();
         app.MapGrpcService<LedgerService>();
+        app.MapGrpcService<BlobService>();
         if (options.MetricsListen.Length > 0)
         {
             var metricsPort = NodeOptions.CheckAddress(options.MetricsListen, "MetricsListen").Port;
@@ -236,7 +242,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
                 ? Results.Text($"ok height={store.Height}\n")
                 : Results.Text($"failed: {driver.Failure}\n", statusCode: 503)).RequireHost($"*:{metricsPort}");
         }
-        return new NodeRuntime(options, store, app, driver, network, admission, journal, logger);
+        return new NodeRuntime(options, store, blobs, app, driver, network, admission, journal, logger);
     }
 
     private static void Listen(KestrelServerOptions k, string host, int port, Action<ListenOptions> configure)
@@ -301,6 +307,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
         _journal.Dispose();
         await _app.DisposeAsync().ConfigureAwait(false);
         _store.Dispose();
+        _blobs.Dispose();
         _background.Dispose();
     }
 }

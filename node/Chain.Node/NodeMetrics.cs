@@ -42,6 +42,8 @@ public sealed class NodeMetrics
         PeerQueueDropped = f.CreateCounter("chain_peer_queue_dropped_total", "Frames dropped because a peer's send queue was full.");
         Rejected = f.CreateCounter("chain_rejected_transactions_total", "Transactions refused at admission, by reason.", "reason");
         StateTransferBlocks = f.CreateCounter("chain_state_transfer_blocks_total", "Blocks fetched from peers by state transfer.");
+        BlobsStored = f.CreateCounter("chain_blobs_stored_total", "Off-chain blobs stored (Blobs.Put of a new blob).");
+        BlobBytes = f.CreateGauge("chain_blob_store_bytes", "Bytes held in the off-chain blob store.");
     }
 
     public CollectorRegistry Registry { get; }
@@ -63,6 +65,14 @@ public sealed class NodeMetrics
     public Counter PeerQueueDropped { get; }
     public Counter Rejected { get; }
     public Counter StateTransferBlocks { get; }
+    public Counter BlobsStored { get; }
+    public Gauge BlobBytes { get; }
+
+    internal void BlobStored(int bytes)
+    {
+        BlobsStored.Inc();
+        BlobBytes.Inc(bytes);
+    }
 
     /// <summary>Records <paramref name="count"/> transactions committed at <paramref name="nowMs"/> and updates the 10-second rate.</summary>
     internal void Committed(int count, long nowMs)

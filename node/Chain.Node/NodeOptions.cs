@@ -46,6 +46,9 @@ public sealed class NodeOptions
     /// <summary>Transactions whose valid signature is remembered, so a block does not re-check them (two generations of this many). Default 100,000.</summary>
     public int VerificationCacheSize { get; set; } = 100_000;
 
+    /// <summary>The off-chain blob store (<c>&lt;DataDir&gt;/blobs</c>): the largest blob and the total it may hold.</summary>
+    public BlobSettings Blobs { get; set; } = new();
+
     public string ConfigDirectory { get; set; } = ".";
 
     public string Resolve(string path) => Path.GetFullPath(path, ConfigDirectory);
@@ -73,6 +76,9 @@ public sealed class NodeOptions
             || Accelerator.CrossCheck.SampleOneIn < 1)
             throw Bad("Accelerator:CrossCheck needs FullCheckBatches >= 0, SampleOneIn >= 1 and SampleItems >= 1");
         if (VerificationCacheSize is < 1 or > 10_000_000) throw Bad("VerificationCacheSize must be 1-10000000");
+        if (Blobs is null) throw Bad("Blobs must be an object (or left out)");
+        if (Blobs.MaxBlobBytes is < 1 or > 16 << 20) throw Bad("Blobs:MaxBlobBytes must be 1-16777216");
+        if (Blobs.MaxTotalBytes < Blobs.MaxBlobBytes) throw Bad("Blobs:MaxTotalBytes must be at least Blobs:MaxBlobBytes");
         return this;
     }
 
@@ -186,4 +192,14 @@ public sealed class MempoolOptions
 }
 
 /// <summary>The node's configuration is missing or wrong; the message names the setting.</summary>
+/// <summary>Limits of the node's off-chain blob store.</summary>
+public sealed class BlobSettings
+{
+    /// <summary>The largest blob accepted, in bytes (at most 16 MiB).</summary>
+    public int MaxBlobBytes { get; set; } = 16 << 20;
+
+    /// <summary>The most the store holds, in bytes; a put beyond it is refused (RESOURCE_EXHAUSTED).</summary>
+    public long MaxTotalBytes { get; set; } = 1L << 30;
+}
+
 public sealed class NodeConfigException(string message, Exception? inner = null) : Exception(message, inner);

@@ -29,6 +29,8 @@ public sealed class NodeOptionsTests : IDisposable
         Assert.Equal(200_000, options.Mempool.Capacity);
         Assert.Equal("cpu-parallel", options.Accelerator.Backend);
         Assert.Equal(100_000, options.VerificationCacheSize);
+        Assert.Equal(16 << 20, options.Blobs.MaxBlobBytes);
+        Assert.Equal(1L << 30, options.Blobs.MaxTotalBytes);
     }
 
     [Fact]
@@ -65,6 +67,8 @@ public sealed class NodeOptionsTests : IDisposable
     [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Accelerator": { "CrossCheck": { "SampleItems": 0 } } }""", "SampleItems")]
     [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Accelerator": { "Turbo": true } }""", "Turbo")]
     [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "VerificationCacheSize": 0 }""", "VerificationCacheSize")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Blobs": { "MaxBlobBytes": 16777217 } }""", "Blobs:MaxBlobBytes")]
+    [InlineData("""{ "NodeId": 1, "Genesis": "g", "SigningKey": "k", "Tls": { "Certificate": "c", "Key": "k", "TrustedCas": { "a": "b" } }, "Blobs": { "MaxBlobBytes": 1000, "MaxTotalBytes": 999 } }""", "Blobs:MaxTotalBytes")]
     public void A_bad_file_is_refused_naming_the_setting(string json, string named)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeHost.LoadOptions(Write(json), null));

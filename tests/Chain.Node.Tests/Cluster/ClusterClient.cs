@@ -112,6 +112,8 @@ internal sealed class ClusterClient : IDisposable
 
     public PeerClient Peer(int node) => new(_channels[node]);
 
+    public Blobs.BlobsClient Blobs(int node) => new(_channels[node]);
+
     public ulong NextNonce() => (ulong)Interlocked.Increment(ref _nonce);
 
     /// <summary>A signed kv put of <paramref name="value"/> at <paramref name="key"/> (a fresh nonce each time).</summary>

@@ -132,6 +132,39 @@ public sealed class HostileInputTests : IClassFixture<SharedCluster>
     // ---- Test 6: what may be sent.
 
     [Fact]
+    public async Task Blobs_are_stored_under_their_hash_and_hostile_puts_get_typed_errors()
+    {
+        var hospital = _cluster.Client("hospital-b-app").Blobs(1);
+        var data = Encoding.UTF8.GetBytes("federated update " + Guid.NewGuid());
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
+        var put = await hospital.PutAsync(new PutBlobRequest { Sha256 = sha, Data = ByteString.CopyFrom(data) });
+        Assert.Equal(sha, put.Sha256);
+        Assert.False(put.AlreadyStored);
+        Assert.True((await hospital.PutAsync(new PutBlobRequest { Sha256 = sha.ToUpperInvariant(), Data = ByteString.CopyFrom(data) })).AlreadyStored);
+
+        // Anyone in the consortium reads it back from that node, auditors included; other nodes do not hold it.
+        var read = await _cluster.Client("auditor-1").Blobs(1).GetAsync(new GetBlobRequest { Sha256 = sha });
+        Assert.Equal(data, read.Data.ToByteArray());
+        var other = await Assert.ThrowsAsync<RpcException>(() => _cluster.Client("hospital-b-app").Blobs(2).GetAsync(new GetBlobRequest { Sha256 = sha }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, other.StatusCode);
+
+        async Task<StatusCode> PutFails(Blobs.BlobsClient client, string hash, byte[] bytes) =>
+            (await Assert.ThrowsAsync<RpcException>(() => client.PutAsync(new PutBlobRequest { Sha256 = hash, Data = ByteString.CopyFrom(bytes) }).ResponseAsync)).StatusCode;
+
+        Assert.Equal(StatusCode.InvalidArgument, await PutFails(hospital, new string('0', 64), data));      // wrong hash
+        Assert.Equal(StatusCode.InvalidArgument, await PutFails(hospital, "not-a-hash", data));             // not hex
+        Assert.Equal(StatusCode.InvalidArgument, await PutFails(hospital, sha[..63], data));                // too short
+        var empty = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(ReadOnlySpan<byte>.Empty));
+        Assert.Equal(StatusCode.InvalidArgument, await PutFails(hospital, empty, []));                      // empty
+        var huge = new byte[(16 << 20) + 1];
+        Assert.Equal(StatusCode.InvalidArgument, await PutFails(hospital, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(huge)), huge));
+        Assert.Equal(StatusCode.PermissionDenied, await PutFails(_cluster.Client("auditor-1").Blobs(1), sha, data)); // read-only
+        var badGet = await Assert.ThrowsAsync<RpcException>(() => hospital.GetAsync(new GetBlobRequest { Sha256 = "zz" }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, badGet.StatusCode);
+        _log.Line("blob put/get, wrong hash, bad hex, empty, 16 MiB + 1, auditor put, bad get: typed refusals");
+    }
+
+    [Fact]
     public async Task ListEvidence_serves_the_nodes_records_to_an_auditor()
     {
         var ledger = _cluster.Client("auditor-1").Ledger(2);
