@@ -72,6 +72,20 @@ public sealed class FederatedRoundTests : ContractHarness
         Assert.Equal("closed", round.Status);
         Assert.Equal(["hospital-a", "hospital-b"], round.Participants);
         Refused(Tx(Regulator, "budget", "wustl", "2"), "below what is already spent");
+        Assert.Null(round.BaseSha256);
+        Assert.DoesNotContain("\"base\"", Encoding.UTF8.GetString(State("round/r1")!)); // records without a base keep their old bytes
+    }
+
+    [Fact]
+    public void A_round_can_name_the_global_model_it_starts_from_and_every_robust_rule()
+    {
+        Ok(Tx(Regulator, "budget", "wustl", "3"));
+        var base1 = new string('c', 64);
+        Ok(Tx(A, "open", "r2", "wustl", "multi-krum", "hospital-a,hospital-b", base1));
+        Assert.Equal(base1, JsonSerializer.Deserialize<FederatedRound>(State("round/r2")!, ContractArgs.Json)!.BaseSha256);
+        Ok(Tx(A, "open", "r3", "wustl", "fedprox", "hospital-a,hospital-b"));
+        Refused(Tx(A, "open", "r4", "wustl", "fedavg", "hospital-a,hospital-b", "C0FFEE"), "baseSha256 must be");
+        Refused(Tx(A, "open", "r5", "wustl", "fedavg", "hospital-a,hospital-b", base1, "extra"), "usage: open");
     }
 
     [Theory]

@@ -15,12 +15,19 @@ public sealed record FederatedRound(
     [property: JsonPropertyName("updates")] Dictionary<string, string> Updates,
     [property: JsonPropertyName("epsilon")] Dictionary<string, decimal> Epsilon,
     [property: JsonPropertyName("aggregateSha256")] string? AggregateSha256,
-    [property: JsonPropertyName("status")] string Status);
+    [property: JsonPropertyName("status")] string Status)
+{
+    /// <summary>SHA-256 of the global model the round starts from (an off-chain blob), when the coordinator named one.</summary>
+    [JsonPropertyName("base")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BaseSha256 { get; init; }
+}
 
 /// <summary>
 /// The federated-round registry ("fl"). <c>budget(dataset, epsilon)</c>: the regulator sets the consortium's privacy
-/// budget for a dataset. <c>open(round, dataset, rule, participantsCsv)</c>: a hospital opens a round among listed
-/// hospitals. <c>submit(round, updateSha256, epsilon)</c>: a participant records the hash of its update and the epsilon
+/// budget for a dataset. <c>open(round, dataset, rule, participantsCsv[, baseSha256])</c>: a hospital opens a round among
+/// listed hospitals, optionally naming the SHA-256 of the global model the round starts from (its bytes are an
+/// off-chain blob). <c>submit(round, updateSha256, epsilon)</c>: a participant records the hash of its update and the epsilon
 /// it spent; refused if the dataset's spent epsilon would exceed its budget. <c>close(round, aggregateSha256)</c>: the
 /// coordinator records the aggregated model's hash. State: <c>budget/&lt;dataset&gt;</c>, <c>spent/&lt;dataset&gt;</c>,
 /// <c>round/&lt;round&gt;</c>.
@@ -28,7 +35,7 @@ public sealed record FederatedRound(
 public sealed class FederatedRoundContract : IContract
 {
     public const string ContractId = "fl";
-    public static readonly IReadOnlySet<string> Rules = new HashSet<string>(StringComparer.Ordinal) { "fedavg", "median", "trimmed-mean", "krum" };
+    public static readonly IReadOnlySet<string> Rules = new HashSet<string>(StringComparer.Ordinal) { "fedavg", "fedprox", "median", "trimmed-mean", "krum", "multi-krum" };
 
     public string Id => ContractId;
     public int Version => 1;
@@ -50,17 +57,22 @@ public sealed class FederatedRoundContract : IContract
             }
             case "open":
             {
-                var a = ContractArgs.Strings(ctx, args, 4, "open(round, dataset, rule, participantsCsv)");
+                const string usage = "open(round, dataset, rule, participantsCsv[, baseSha256])";
+                var a = ContractArgs.Strings(ctx, args, args.Count == 5 ? 5 : 4, usage);
                 ctx.Require(ctx.Caller.Role == Role.Hospital, "only hospitals coordinate rounds");
                 ContractArgs.Name(ctx, a[0], "round");
                 ContractArgs.Name(ctx, a[1], "dataset");
-                ctx.Require(Rules.Contains(a[2]), "rule must be one of fedavg, median, trimmed-mean, krum");
+                ctx.Require(Rules.Contains(a[2]), "rule must be one of fedavg, fedprox, median, trimmed-mean, krum, multi-krum");
+                if (a.Length == 5) ContractArgs.Sha256(ctx, a[4], "baseSha256");
                 ctx.Require(ctx.Get($"budget/{a[1]}") is not null, $"dataset {a[1]} has no privacy budget (the regulator sets one)");
                 ctx.Require(ctx.Get($"round/{a[0]}") is null, $"round {a[0]} exists");
                 var participants = a[3].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().Order(StringComparer.Ordinal).ToList();
                 ctx.Require(participants.Count is >= 2 and <= 64, "a round needs 2 to 64 distinct participants");
                 foreach (var p in participants) ContractArgs.Name(ctx, p, "participant");
-                Save(ctx, new FederatedRound(a[0], a[1], a[2], ctx.Caller.Organisation, participants, [], [], null, "open"));
+                Save(ctx, new FederatedRound(a[0], a[1], a[2], ctx.Caller.Organisation, participants, [], [], null, "open")
+                {
+                    BaseSha256 = a.Length == 5 ? a[4] : null,
+                });
                 ctx.Emit("opened", Encoding.UTF8.GetBytes(a[0]));
                 break;
             }
