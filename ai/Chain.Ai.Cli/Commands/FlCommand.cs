@@ -15,6 +15,10 @@ public static class FlCommand
         var fl = new Command("fl", "Federated learning across hospital nodes: simulation, poisoning experiments, secure and Paillier "
                                    + "aggregation, split learning and rounds coordinated on the ledger.");
         // One line per subcommand:
+        fl.Add(FlSimulateCommand.Simulate(stdout, stderr));
+        fl.Add(FlSimulateCommand.Poison(stdout, stderr));
+        fl.Add(FlSimulateCommand.Compress(stdout, stderr));
+        fl.Add(FlSimulateCommand.Dp(stdout, stderr));
         return fl;
     }
 }
