@@ -19,6 +19,7 @@ public static class FlCommand
         fl.Add(FlSimulateCommand.Poison(stdout, stderr));
         fl.Add(FlSimulateCommand.Compress(stdout, stderr));
         fl.Add(FlSimulateCommand.Dp(stdout, stderr));
+        fl.Add(FlTestnetCommand.Create(stdout, stderr));
         return fl;
     }
 }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Chain.Accel;
 using Chain.Ai.Federated;
 using Chain.Ai.Federated.Ledger;
+using Chain.Ai.OnChain;
+using Chain.Ai.Tests.Detection;
 using Chain.Ai.Tests.OnChain;
 using Chain.Chaincode.Contracts;
 using Chain.Client;
@@ -122,7 +124,30 @@ public sealed class LedgerRoundsTests(ITestOutputHelper output)
         var finalBytes = await auditor.GetBlobAsync(Hash32.Parse(outcome3.AggregateSha256), ct);
         Assert.NotNull(finalBytes);
         Assert.Equal(outcome3.Global, FederatedPayload.Decode(finalBytes!).Values);
+
+        // The testnet mode with real learners: the federated MLP on synthetic IoMT rows partitioned among the four
+        // hospitals, client-level DP (clip + local noise), the epsilon of each round recorded, and the final model attested
+        // under the hash of the last aggregate.
+        var synthetic = SyntheticIomt.Load(rows: 2400, seed: 5);
+        var split = Chain.Ai.Detection.DetectionSplit.Choose(synthetic, 5).Split;
+        var prepared = FederatedData.Prepare(synthetic, split, new PartitionOptions(4, PartitionScheme.Iid, 1, 5));
+        var dpDataset = "dp-" + dataset;
+        var options = new TestnetFederationOptions("run-" + dataset, dpDataset, "fedavg", 3, new LocalTrainingOptions(Epochs: 5, BatchSize: 32, LearningRate: 0.1, Seed: 5),
+            new ClientLevelDp(5, 0.01), 1e-5, Budget: 1_000_000m, AttestModel: "fl-synthetic", Seed: 5);
+        var run = await TestnetFederation.RunAsync(Testnet(net), prepared, options, (_, _) => new TrainingSummaryInput("synthetic"), Log,
+            TimeSpan.FromSeconds(60), ct);
+        Assert.Equal(3, run.Rounds.Count);
+        foreach (var r in run.Rounds) Assert.Equal(4, r.Outcome.Included.Count);
+        Assert.True(run.Rounds[^1].Test.Auroc > 0.9, $"the federated MLP did not learn (AUROC {run.Rounds[^1].Test.Auroc})");
+        Assert.NotNull(run.Attested);
+        Assert.Equal(run.FinalSha256, run.Attested!.WeightsSha256);
+        var spent = (await new RoundQueries(regulator.State).ListBudgetsAsync(ct)).Single(b => b.Dataset == dpDataset).Spent;
+        var perHospital = Enumerable.Range(1, 3).Sum(r => TestnetFederation.RoundEpsilon(options.Dp!, r, 1e-5));
+        Assert.Equal(4 * perHospital, spent);
+        Log($"testnet mode: AUROC {run.Rounds[^1].Test.Auroc:0.000}, spent {spent} on {dpDataset}, attested {run.Attested.WeightsSha256[..12]}");
     }
+
+    private static TestnetManifest Testnet(LocalTestnet net) => TestnetManifest.Load(net.Dir);
 
     private static async Task RoundOpened(ChainClient client, string round, CancellationToken ct)
     {

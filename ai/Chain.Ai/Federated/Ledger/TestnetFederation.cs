@@ -166,8 +166,9 @@ public static class TestnetFederation
                 var (threshold, _) = Metrics.BestF1Threshold(data.ValidationLabels, evaluator.Predict(data.ValidationRows));
                 var test = Metrics.Binary(data.TestLabels, evaluator.Predict(data.TestRows), threshold);
                 rounds.Add(new TestnetRound(r, outcome, test, epsilon, done));
+                var problems = outcome.Excluded.Select(x => $"{x.Participant} left out: {x.Reason}").Concat(outcome.Missing.Select(m => $"{m} missing")).ToList();
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"{name}: {outcome.Included.Count} updates ({string.Join(", ", outcome.Excluded.Select(x => $"{x.Participant} left out: {x.Reason}").Concat(outcome.Missing.Select(m => $"{m} missing")))}) "
+                    $"{name}: {outcome.Included.Count} updates{(problems.Count == 0 ? "" : $" ({string.Join("; ", problems)})")}, "
                     + $"aggregate {outcome.AggregateSha256[..16]}…, test accuracy {test.Accuracy:0.000}, F1 {test.F1:0.000}, AUROC {test.Auroc:0.000}, "
                     + $"epsilon recorded {outcome.EpsilonSpent}, {outcome.Elapsed.TotalSeconds:0.0} s"));
                 finalBytes = await coordinatorBlobs!.GetAsync(outcome.AggregateSha256, ct).ConfigureAwait(false);
