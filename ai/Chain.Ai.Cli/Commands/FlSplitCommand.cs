@@ -28,6 +28,11 @@ public static class FlSplitCommand
         var tau = new Option<double>("--tau") { Description = "Temperature of the contrastive term (> 0).", DefaultValueFactory = _ => f.Tau };
         var cut = new Option<int>("--cut-width") { Description = "Activations per row at the cut.", DefaultValueFactory = _ => d.CutWidth };
         var batch = new Option<int>("--batch-size") { Description = "Rows per message across the cut.", DefaultValueFactory = _ => d.BatchSize };
+        var seeds = new Option<int>("--seeds")
+        {
+            Description = "Run every model with this many seeds (--seed, --seed + 1, ...) and report mean ± sd.",
+            DefaultValueFactory = _ => 1,
+        };
         var output = new Option<string?>("--out") { Description = "Also write the Markdown table to this file." };
         command.Add(clients);
         command.Add(epochs);
@@ -35,6 +40,7 @@ public static class FlSplitCommand
         command.Add(tau);
         command.Add(cut);
         command.Add(batch);
+        command.Add(seeds);
         command.Add(output);
         command.SetAction(result =>
         {
@@ -53,9 +59,11 @@ public static class FlSplitCommand
                     Fusion = new FusionOptions { Lambda = result.GetValue(lambda), Tau = result.GetValue(tau) },
                 };
                 options.Validate();
+                var repeats = result.GetValue(seeds);
+                if (repeats is < 1 or > 100) throw new ArgumentException($"--seeds must be in 1..100, not {repeats}");
                 var (path, data) = DataArguments.Load(result);
                 stderr.WriteLine($"data: {path} ({data.Count.ToString(CultureInfo.InvariantCulture)} rows)");
-                var comparison = MultimodalComparison.Run(data, options, new Lines(stderr));
+                var comparison = MultimodalComparison.RunSeeds(data, options, repeats, new Lines(stderr));
                 var markdown = $"Data: {path} ({data.Count.ToString(CultureInfo.InvariantCulture)} rows)." + Environment.NewLine + comparison.ToMarkdown();
                 stdout.Write(markdown);
                 if (result.GetValue(output) is { Length: > 0 } file) File.WriteAllText(file, markdown);

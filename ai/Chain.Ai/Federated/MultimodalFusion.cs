@@ -325,6 +325,26 @@ public static class MultimodalComparison
             data.FeatureNames.Count - vitalCount, vitalCount, options, rows);
     }
 
+    /// <summary>
+    /// <see cref="Run"/> once per seed (the options' seed, then seed + 1, ...): the spread over seeds says how much of a
+    /// difference between models is initialisation and batch order.
+    /// </summary>
+    public static SeededComparison RunSeeds(TabularDataset data, MultimodalOptions options, int seeds, IProgress<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(seeds, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(seeds, 100);
+        options.Validate();
+        var runs = new List<ComparisonResult>();
+        for (var k = 0; k < seeds; k++)
+        {
+            var seed = options.Learning.Seed + k;
+            progress?.Report($"seed {seed.ToString(CultureInfo.InvariantCulture)}");
+            runs.Add(Run(data, options with { Learning = options.Learning with { Seed = seed } }, progress));
+        }
+        return new SeededComparison(runs);
+    }
+
     private static ComparisonRow Row(string name, string where, float[] validation, float[] test, IReadOnlyList<int> validationLabels,
         IReadOnlyList<int> testLabels, IReadOnlyList<SplitEpochReport> history, int bestEpoch, double? pairCosine)
     {
@@ -340,5 +360,49 @@ public static class MultimodalComparison
     private sealed class Reporter<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
+    }
+}
+
+/// <summary>The comparison over several seeds: mean and standard deviation per model, then each seed's table.</summary>
+public sealed record SeededComparison(IReadOnlyList<ComparisonResult> Runs)
+{
+    /// <summary>Mean ± sample standard deviation over the seeds of a test metric of the model in row <paramref name="row"/>.</summary>
+    public (double Mean, double Sd) Summary(int row, Func<ComparisonRow, double> metric)
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        var values = Runs.Select(r => metric(r.Rows[row])).ToArray();
+        var mean = values.Average();
+        var sd = values.Length > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1)) : 0;
+        return (mean, sd);
+    }
+
+    public string ToMarkdown()
+    {
+        if (Runs.Count == 1) return Runs[0].ToMarkdown();
+        var inv = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        var seeds = string.Join(", ", Runs.Select(r => r.Options.Learning.Seed.ToString(inv)));
+        text.AppendLine(inv, $"Test metrics over {Runs.Count} seeds ({seeds}): mean ± standard deviation; each seed's table follows.");
+        text.AppendLine();
+        text.AppendLine("| model | accuracy | F1 | AUROC | AUPRC | pair cosine |");
+        text.AppendLine("|---|---|---|---|---|---|");
+        for (var i = 0; i < Runs[0].Rows.Count; i++)
+        {
+            string M(Func<ComparisonRow, double> metric)
+            {
+                var (mean, sd) = Summary(i, metric);
+                return double.IsNaN(mean) ? "-" : string.Create(inv, $"{mean:F3} ± {sd:F3}");
+            }
+            text.AppendLine(inv, $"| {Runs[0].Rows[i].Model} | {M(r => r.Test.Accuracy)} | {M(r => r.Test.F1)} | {M(r => r.Test.Auroc)} | " +
+                                 $"{M(r => r.Test.Auprc)} | {M(r => r.TestPairCosine ?? double.NaN)} |");
+        }
+        foreach (var run in Runs)
+        {
+            text.AppendLine();
+            text.AppendLine(inv, $"### Seed {run.Options.Learning.Seed}");
+            text.AppendLine();
+            text.Append(run.ToMarkdown());
+        }
+        return text.ToString();
     }
 }

@@ -240,6 +240,12 @@ public sealed class SplitLearningTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(stdout, await File.ReadAllTextAsync(md));
         Assert.Contains("epoch   1", stderr, StringComparison.Ordinal);
 
+        var (twoCode, twoOut, twoErr) = await CliRun.Run(["fl", "split", .. data, "--epochs", "2", "--seeds", "2", "--seed", "4"]);
+        Assert.True(twoCode == 0, twoErr);
+        Assert.Contains("over 2 seeds (4, 5)", twoOut, StringComparison.Ordinal);
+        Assert.Contains("### Seed 5", twoOut, StringComparison.Ordinal);
+        Assert.Contains(" ± ", twoOut, StringComparison.Ordinal);
+
         var (badTau, _, tauErr) = await CliRun.Run(["fl", "split", .. data, "--tau", "0"]);
         Assert.Equal(Cli.Program.Error, badTau);
         Assert.Contains("tau", tauErr, StringComparison.OrdinalIgnoreCase);
