@@ -283,6 +283,7 @@ public static class MultimodalComparison
         var vitalCount = data.IsVital.Count(v => v);
         if (vitalCount == 0) throw new DatasetException("the dataset has no vital-sign features (an empty modality): name them");
         if (vitalCount == data.FeatureNames.Count) throw new DatasetException("the dataset has no network features (an empty modality)");
+        using var training = new SplitLearning.SingleThread();
         var chosen = DetectionSplit.Choose(data, options.Learning.Seed);
         var s = chosen.Split;
         var all = Enumerable.Range(0, data.Count).ToArray();
@@ -335,6 +336,7 @@ public static class MultimodalComparison
         ArgumentOutOfRangeException.ThrowIfLessThan(seeds, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(seeds, 100);
         options.Validate();
+        using var training = new SplitLearning.SingleThread();
         var runs = new List<ComparisonResult>();
         for (var k = 0; k < seeds; k++)
         {

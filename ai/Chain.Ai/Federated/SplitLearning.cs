@@ -497,14 +497,32 @@ public static class SplitLearning
         return batches;
     }
 
-    /// <summary>Sets libtorch to one intra-op thread for its lifetime (see <see cref="Detector.Train"/> for why).</summary>
-    private sealed class SingleThread : IDisposable
+    /// <summary>
+    /// For the lifetime of a training run: one libtorch intra-op thread (see <see cref="Detector.Train"/> for why), and no
+    /// background (concurrent) garbage collection. TorchSharp passes temporary <c>Scalar</c> handles to native calls
+    /// without keeping the wrapper alive (its AdamW step does, with the step size), so a collection running on another
+    /// thread can finalize the wrapper while libtorch reads it: seen once as "toFloat: Expected false to be true" in
+    /// AdamW's addcdiv_ in a long multi-seed run. GCLatencyMode.Batch turns concurrent collection off, leaving blocking
+    /// collections at this thread's own allocations, which cannot fall inside a native call.
+    /// </summary>
+    internal sealed class SingleThread : IDisposable
     {
-        private readonly int _threads = torch.get_num_threads();
+        private readonly int _threads;
+        private readonly System.Runtime.GCLatencyMode _latency = System.Runtime.GCSettings.LatencyMode;
 
-        public SingleThread() => torch.set_num_threads(1);
+        public SingleThread()
+        {
+            TorchRuntime.EnsureLoaded();
+            _threads = torch.get_num_threads();
+            torch.set_num_threads(1);
+            System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
+        }
 
-        public void Dispose() => torch.set_num_threads(_threads);
+        public void Dispose()
+        {
+            torch.set_num_threads(_threads);
+            System.Runtime.GCSettings.LatencyMode = _latency;
+        }
     }
 }
 
