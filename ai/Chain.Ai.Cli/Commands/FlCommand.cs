@@ -20,6 +20,7 @@ public static class FlCommand
         fl.Add(FlSimulateCommand.Compress(stdout, stderr));
         fl.Add(FlSimulateCommand.Dp(stdout, stderr));
         fl.Add(FlTestnetCommand.Create(stdout, stderr));
+        fl.Add(FlSplitCommand.Create(stdout, stderr));
         return fl;
     }
 }
