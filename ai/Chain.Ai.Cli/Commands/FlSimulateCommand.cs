@@ -214,14 +214,14 @@ public static class FlSimulateCommand
                                                $"one client = all of a hospital's rows (client-level, not record-level DP).")).AppendLine();
             text.AppendLine("| noise multiplier | final test accuracy | F1 | AUROC | final epsilon |");
             text.AppendLine("|---|---|---|---|---|");
-            text.AppendLine(string.Create(Inv, $"| no DP (all clients, no clipping) | {F(plain.Final.Test.Accuracy)} | {F(plain.Final.Test.F1)} | {F(plain.Final.Test.Auroc)} | - |"));
+            text.AppendLine(string.Create(Inv, $"| no DP ({(expected == k ? "all clients" : $"{expected} clients uniformly sampled")} per round, no clipping) | {F(plain.Final.Test.Accuracy)} | {F(plain.Final.Test.F1)} | {F(plain.Final.Test.Auroc)} | - |"));
             foreach (var (s, run) in runs)
                 text.AppendLine(string.Create(Inv, $"| {s:G4}{(s == 0 ? " (clipping only)" : "")} | {F(run.Final.Test.Accuracy)} | {F(run.Final.Test.F1)} | {F(run.Final.Test.Auroc)} | {E(run.Final.Epsilon)} |"));
-            text.AppendLine().AppendLine("Epsilon after each round (what the ledger records per round) and that round's test accuracy:").AppendLine();
-            text.AppendLine("| round | " + string.Join(" | ", runs.Select(r => string.Create(Inv, $"sigma {r.Sigma:G4}: epsilon / accuracy"))) + " |");
+            text.AppendLine().AppendLine("Epsilon after each round (what the ledger records per round) and that round's test accuracy / AUROC:").AppendLine();
+            text.AppendLine("| round | " + string.Join(" | ", runs.Select(r => string.Create(Inv, $"sigma {r.Sigma:G4}: epsilon / accuracy / AUROC"))) + " |");
             text.AppendLine("|---|" + string.Concat(runs.Select(_ => "---|")));
             for (var i = 0; i < baseOptions.Rounds; i++)
-                text.AppendLine($"| {i + 1} | " + string.Join(" | ", runs.Select(r => $"{E(r.Run.Rounds[i].Epsilon)} / {F(r.Run.Rounds[i].Test.Accuracy)}")) + " |");
+                text.AppendLine($"| {i + 1} | " + string.Join(" | ", runs.Select(r => $"{E(r.Run.Rounds[i].Epsilon)} / {F(r.Run.Rounds[i].Test.Accuracy)} / {F(r.Run.Rounds[i].Test.Auroc)}")) + " |");
             var markdown = text.ToString();
             stdout.Write(markdown);
             WriteOut(result, markdown);
