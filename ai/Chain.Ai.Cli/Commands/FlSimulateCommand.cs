@@ -109,7 +109,17 @@ public static class FlSimulateCommand
                 {
                     var options = baseOptions with { Rule = rule, AssumedMalicious = f, Attack = new Poisoning(kind, fraction) };
                     labels[rule] = options.RuleLabel(k);
-                    var run = new FederatedSimulation(options).Run(data);
+                    FederatedResult run;
+                    try
+                    {
+                        run = new FederatedSimulation(options).Run(data);
+                    }
+                    catch (FederatedException e)
+                    {
+                        // A poisoned run may blow the global model up: that is a result (the rule failed), not an error.
+                        stderr.WriteLine($"[{watch.Elapsed.TotalSeconds,6:F0} s] {labels[rule]}, {Name(kind)} {fraction:P0}: {e.Message}");
+                        continue;
+                    }
                     cells[(rule, kind, fraction)] = run.Final;
                     stderr.WriteLine(string.Create(Inv, $"[{watch.Elapsed.TotalSeconds,6:F0} s] {labels[rule]}, {Name(kind)} {fraction:P0}: " +
                                                         $"accuracy {F(run.Final.Test.Accuracy)}, f1 {F(run.Final.Test.F1)}, auroc {F(run.Final.Test.Auroc)}" +
@@ -204,14 +214,14 @@ public static class FlSimulateCommand
                                                $"one client = all of a hospital's rows (client-level, not record-level DP).")).AppendLine();
             text.AppendLine("| noise multiplier | final test accuracy | F1 | AUROC | final epsilon |");
             text.AppendLine("|---|---|---|---|---|");
-            text.AppendLine(string.Create(Inv, $"| no DP (all clients, no clipping) | {F(plain.Final.Test.Accuracy)} | {F(plain.Final.Test.F1)} | {F(plain.Final.Test.Auroc)} | - |"));
+            text.AppendLine(string.Create(Inv, $"| no DP ({(expected == k ? "all clients" : $"{expected} clients uniformly sampled")} per round, no clipping) | {F(plain.Final.Test.Accuracy)} | {F(plain.Final.Test.F1)} | {F(plain.Final.Test.Auroc)} | - |"));
             foreach (var (s, run) in runs)
                 text.AppendLine(string.Create(Inv, $"| {s:G4}{(s == 0 ? " (clipping only)" : "")} | {F(run.Final.Test.Accuracy)} | {F(run.Final.Test.F1)} | {F(run.Final.Test.Auroc)} | {E(run.Final.Epsilon)} |"));
-            text.AppendLine().AppendLine("Epsilon after each round (what the ledger records per round) and that round's test accuracy:").AppendLine();
-            text.AppendLine("| round | " + string.Join(" | ", runs.Select(r => string.Create(Inv, $"sigma {r.Sigma:G4}: epsilon / accuracy"))) + " |");
+            text.AppendLine().AppendLine("Epsilon after each round (what the ledger records per round) and that round's test accuracy / AUROC:").AppendLine();
+            text.AppendLine("| round | " + string.Join(" | ", runs.Select(r => string.Create(Inv, $"sigma {r.Sigma:G4}: epsilon / accuracy / AUROC"))) + " |");
             text.AppendLine("|---|" + string.Concat(runs.Select(_ => "---|")));
             for (var i = 0; i < baseOptions.Rounds; i++)
-                text.AppendLine($"| {i + 1} | " + string.Join(" | ", runs.Select(r => $"{E(r.Run.Rounds[i].Epsilon)} / {F(r.Run.Rounds[i].Test.Accuracy)}")) + " |");
+                text.AppendLine($"| {i + 1} | " + string.Join(" | ", runs.Select(r => $"{E(r.Run.Rounds[i].Epsilon)} / {F(r.Run.Rounds[i].Test.Accuracy)} / {F(r.Run.Rounds[i].Test.Auroc)}")) + " |");
             var markdown = text.ToString();
             stdout.Write(markdown);
             WriteOut(result, markdown);
@@ -289,11 +299,11 @@ public static class FlSimulateCommand
         text.AppendLine(string.Create(Inv, $"{k} clients, {o.Rounds} rounds, every client every round, {o.Local.Epochs} local epoch(s) of SGD (batch {o.Local.BatchSize}, " +
                                            $"learning rate {o.Local.LearningRate:G4}), MLP {string.Join("-", o.Hidden ?? FederatedMlp.DefaultHidden)}, seed {o.Seed}. Robust rules assume " +
                                            $"f = {f} malicious clients. Malicious clients: round(fraction x {k}), seeded. Attacks: label-flip (train on flipped labels), " +
-                                           $"sign-flip (send -4 x delta), scaled (flipped-label delta x 10), backdoor (trigger: features 0-2 set to -6 sd, " +
+                                           $"sign-flip (send -4 x delta), scaled (flipped-label delta x 10), backdoor (trigger: the last three features set to +6 sd, " +
                                            $"relabelled benign; boosted x participants/malicious, model replacement). Metrics: final-round global model on the test rows " +
                                            $"at the validation's best-F1 threshold.")).AppendLine();
         text.AppendLine(string.Create(Inv, $"Centralised baseline (same MLP, pooled rows, {o.Rounds * o.Local.Epochs} epochs): accuracy {F(central.Test.Accuracy)}, " +
-                                           $"F1 {F(central.Test.F1)}, AUROC {F(central.Test.Auroc)}.")).AppendLine();
+                                           $"F1 {F(central.Test.F1)}, AUROC {F(central.Test.Auroc)}, trigger-only backdoor success {F(central.BackdoorSuccess ?? double.NaN)}.")).AppendLine();
         string Header(PoisoningKind kind, double fraction) => kind == PoisoningKind.None ? "clean" : string.Create(Inv, $"{Name(kind)} {fraction:P0}");
         void Table(string title, Func<RoundReport, string> cell, Func<(PoisoningKind Kind, double Fraction), bool> include)
         {
@@ -302,7 +312,8 @@ public static class FlSimulateCommand
             text.AppendLine("| rule | " + string.Join(" | ", cols.Select(c => Header(c.Kind, c.Fraction))) + " |");
             text.AppendLine("|---|" + string.Concat(cols.Select(_ => "---|")));
             foreach (var rule in rules)
-                text.AppendLine($"| {labels[rule]} | " + string.Join(" | ", cols.Select(c => cell(cells[(rule, c.Kind, c.Fraction)]))) + " |");
+                text.AppendLine($"| {labels[rule]} | " + string.Join(" | ", cols.Select(c =>
+                    cells.TryGetValue((rule, c.Kind, c.Fraction), out var r) ? cell(r) : "diverged")) + " |");
             text.AppendLine();
         }
         Table("Test accuracy", r => F(r.Test.Accuracy), _ => true);
@@ -312,30 +323,39 @@ public static class FlSimulateCommand
         {
             text.AppendLine("Backdoor success = share of triggered test attack rows classified benign; the clean column is the same measure on a " +
                             "model nobody backdoored (the trigger's effect by itself).").AppendLine();
-            Table("Backdoor success", r => r.BackdoorSuccess is { } b ? F(b) : "-", c => c.Kind == PoisoningKind.Backdoor);
+            Table("Backdoor success", r => r.BackdoorSuccess is { } b ? F(b) : "-", c => c.Kind is PoisoningKind.Backdoor or PoisoningKind.None);
         }
-        // The issue's target: under attack, the best robust rule within 2 accuracy points of the clean run.
+        // The issue's target: under attack, the best robust rule within 2 accuracy points of the clean run. Accuracy at the
+        // validation's best-F1 threshold swings with where that threshold lands, so the AUROC version is stated beside it.
         var robust = rules.Where(r => r is AggregationKind.Median or AggregationKind.TrimmedMean or AggregationKind.Krum or AggregationKind.MultiKrum).ToArray();
         if (robust.Length > 0 && rules.Contains(AggregationKind.FedAvg))
         {
-            var clean = cells[(AggregationKind.FedAvg, PoisoningKind.None, 0)].Test.Accuracy;
+            double Metric(AggregationKind r, PoisoningKind kind, double fraction, bool auroc) =>
+                cells.TryGetValue((r, kind, fraction), out var report) ? auroc ? report.Test.Auroc : report.Test.Accuracy : 0;
+            var clean = Metric(AggregationKind.FedAvg, PoisoningKind.None, 0, false);
+            var cleanAuroc = Metric(AggregationKind.FedAvg, PoisoningKind.None, 0, true);
             text.AppendLine("## Target: best robust rule within 2 accuracy points of the clean FedAvg run").AppendLine();
-            text.AppendLine(string.Create(Inv, $"Clean FedAvg accuracy {F(clean)}. Robust rules: {string.Join(", ", robust.Select(r => labels[r]))}.")).AppendLine();
-            text.AppendLine("| attack | best robust rule | its accuracy | gap to clean (points) | met |");
-            text.AppendLine("|---|---|---|---|---|");
-            var met = 0;
-            var total = 0;
+            text.AppendLine(string.Create(Inv, $"Clean FedAvg: accuracy {F(clean)}, AUROC {F(cleanAuroc)}. Robust rules: {string.Join(", ", robust.Select(r => labels[r]))}. " +
+                                               $"Accuracy is at the validation's best-F1 threshold, which moves a lot between runs of similar AUROC (validation is " +
+                                               $"Spoofing-heavy, test Data-Alteration-heavy), so the same check is also made on AUROC (within 0.02).")).AppendLine();
+            text.AppendLine("| attack | best robust rule (accuracy) | accuracy | gap (points) | met | best robust rule (AUROC) | AUROC | gap | met |");
+            text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+            int met = 0, metAuroc = 0, total = 0;
             foreach (var (kind, fraction) in columns.Where(c => c.Kind != PoisoningKind.None))
             {
-                var best = robust.MaxBy(r => cells[(r, kind, fraction)].Test.Accuracy);
-                var acc = cells[(best, kind, fraction)].Test.Accuracy;
+                var best = robust.MaxBy(r => Metric(r, kind, fraction, false));
+                var bestAuroc = robust.MaxBy(r => Metric(r, kind, fraction, true));
+                var acc = Metric(best, kind, fraction, false);
+                var auc = Metric(bestAuroc, kind, fraction, true);
                 var gap = (clean - acc) * 100;
-                var ok = gap <= 2;
+                var gapAuroc = cleanAuroc - auc;
                 total++;
-                if (ok) met++;
-                text.AppendLine(string.Create(Inv, $"| {Header(kind, fraction)} | {labels[best]} | {F(acc)} | {gap:F1} | {(ok ? "yes" : "no")} |"));
+                if (gap <= 2) met++;
+                if (gapAuroc <= 0.02) metAuroc++;
+                text.AppendLine(string.Create(Inv, $"| {Header(kind, fraction)} | {labels[best]} | {F(acc)} | {gap:F1} | {(gap <= 2 ? "yes" : "no")} | " +
+                                                   $"{labels[bestAuroc]} | {F(auc)} | {gapAuroc:F4} | {(gapAuroc <= 0.02 ? "yes" : "no")} |"));
             }
-            text.AppendLine().AppendLine(string.Create(Inv, $"Met in {met} of {total} attack settings."));
+            text.AppendLine().AppendLine(string.Create(Inv, $"Accuracy target met in {met} of {total} attack settings; AUROC version in {metAuroc} of {total}."));
             text.AppendLine();
         }
         text.AppendLine(string.Create(Inv, $"{cells.Count} federated runs and one centralised run in {elapsed.TotalSeconds:F0} s."));
@@ -348,7 +368,7 @@ public static class FlSimulateCommand
 
     private static string Describe(FederatedOptions o) => o.Compression switch
     {
-        CompressionKind.TopK => string.Create(Inv, $"top-k {o.Sparsity:P0} sparsity with error feedback"),
+        CompressionKind.TopK => string.Create(Inv, $"top-k {o.Sparsity * 100:G4}% sparsity with error feedback"),
         CompressionKind.Quantize8 => "8-bit stochastic quantisation",
         _ => "none (dense float32)",
     };

@@ -30,8 +30,15 @@ public enum PoisoningKind
 /// <summary>A backdoor trigger: <see cref="Features"/> (indexes into the scaled features) all set to <see cref="Value"/>.</summary>
 public sealed record BackdoorTrigger(IReadOnlyList<int> Features, float Value)
 {
-    /// <summary>The default: the first three features set to −6 (six standard deviations below the mean: out of range for these skewed features).</summary>
-    public static BackdoorTrigger Default { get; } = new([0, 1, 2], -6f);
+    /// <summary>
+    /// The default for rows of <paramref name="width"/> features: the last three set to +6 (six standard deviations above
+    /// the mean, out of the normal range; on WUSTL-EHMS-2020 these are the vital signs Heart_rate, Resp_Rate and ST).
+    /// </summary>
+    public static BackdoorTrigger Default(int width)
+    {
+        if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, "width must be >= 1");
+        return new([.. Enumerable.Range(Math.Max(0, width - 3), Math.Min(3, width))], 6f);
+    }
 
     public void Validate(int width)
     {
@@ -58,8 +65,8 @@ public sealed record Poisoning(PoisoningKind Kind, double MaliciousFraction = 0,
 {
     public static Poisoning None { get; } = new(PoisoningKind.None);
 
-    /// <summary>The trigger a backdoor uses (<see cref="BackdoorTrigger.Default"/> unless given).</summary>
-    public BackdoorTrigger EffectiveTrigger => Trigger ?? BackdoorTrigger.Default;
+    /// <summary>The trigger a backdoor uses on rows of <paramref name="width"/> features (<see cref="BackdoorTrigger.Default"/> unless given).</summary>
+    public BackdoorTrigger TriggerFor(int width) => Trigger ?? BackdoorTrigger.Default(width);
 
     public void Validate()
     {
@@ -88,13 +95,14 @@ public sealed record Poisoning(PoisoningKind Kind, double MaliciousFraction = 0,
     public ClientData PoisonData(ClientData client)
     {
         ArgumentNullException.ThrowIfNull(client);
+        var width = client.Features.FirstOrDefault()?.Length ?? 1;
         switch (Kind)
         {
             case PoisoningKind.LabelFlip or PoisoningKind.ScaledUpdate:
                 return client with { Labels = [.. client.Labels.Select(l => 1 - l)] };
             case PoisoningKind.Backdoor:
             {
-                var trigger = EffectiveTrigger;
+                var trigger = TriggerFor(width);
                 var triggered = client.Features.Select(trigger.Apply);
                 return client with
                 {
