@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using Chain.Ai.Federated;
 
 namespace Chain.Ai.Cli.Commands;
@@ -131,5 +130,6 @@ public static class FlPaillierCommand
                            + (r.SumMatches ? "OK" : "MISMATCH")));
     }
 
-    private static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+    /// <summary>Output text (the build sets InvariantGlobalization: numbers format the same everywhere).</summary>
+    private static string F(string text) => text;
 }

@@ -429,6 +429,13 @@ public sealed record PaillierRoundOptions
 }
 
 /// <summary>Timings and sizes of one encrypted round.</summary>
+/// <param name="Bits">The modulus size.</param>
+/// <param name="Clients">Clients in the round.</param>
+/// <param name="Parameters">Values per update.</param>
+/// <param name="Threads">Threads per client encryption, aggregation and decryption.</param>
+/// <param name="SlotsPerCiphertext">Values packed per ciphertext.</param>
+/// <param name="CiphertextsPerClient">Ciphertexts per update.</param>
+/// <param name="BytesPerClient">The encoded update a client sends (<see cref="PaillierVector.ToBytes"/>).</param>
 /// <param name="ClientOffline">Per client: computing its nonce powers ahead (zero without precomputation).</param>
 /// <param name="ClientEncrypt">Per client: packing, encrypting (online part if precomputed) and serialising its update.</param>
 /// <param name="ServerAggregate">Decoding every client's bytes and multiplying the ciphertexts.</param>
