@@ -21,6 +21,7 @@ public static class FlCommand
         fl.Add(FlSimulateCommand.Dp(stdout, stderr));
         fl.Add(FlTestnetCommand.Create(stdout, stderr));
         fl.Add(FlSplitCommand.Create(stdout, stderr));
+        fl.Add(FlPaillierCommand.Create(stdout, stderr));
         return fl;
     }
 }
