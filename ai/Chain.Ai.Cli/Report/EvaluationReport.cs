@@ -53,6 +53,9 @@ internal sealed class EvaluationReport(string dataPath, DatasetOptions dataOptio
         {
             foreach (var d in detectors.Values) d.Dispose();
         }
+        _md.AppendLine("## Federated learning").AppendLine()
+            .AppendLine("Rounds, poisoning, compression, client-level DP, split learning and fusion, Paillier and secure aggregation: "
+                        + "[FEDERATED.md](FEDERATED.md) (the `chain-ai fl` commands; not re-run by this report).");
         _md.AppendLine().AppendLine(Inv, $"_Written by `chain-ai report` in {_clock.Elapsed.TotalMinutes:F1} minutes._");
         var path = Path.Combine(outDir, "EVALUATION.md");
         File.WriteAllText(path + ".tmp", _md.ToString());
