@@ -15,6 +15,7 @@ public static class FlCommand
         var fl = new Command("fl", "Federated learning across hospital nodes: simulation, poisoning experiments, secure and Paillier "
                                    + "aggregation, split learning and rounds coordinated on the ledger.");
         // One line per subcommand:
+        fl.Add(FlSecAggCommand.Create(stdout, stderr));
         return fl;
     }
 }
