@@ -60,7 +60,8 @@ public sealed record SecureAggregationRun(float[] Sum, uint[] RingSum, IReadOnly
 /// (1) A malicious (active) server: there are no signatures, no PKI binding a client id to its keys, and no
 /// ConsistencyCheck round (the paper's section 4's active-security additions are NOT implemented), so a server can
 /// impersonate clients (add Sybils in round 0 to reach the threshold alone), or collude with corrupt clients to
-/// reveal both secrets of one client (the paper needs t &gt; (n + corrupt)/2 with the consistency check for that).
+/// reveal both secrets of one client (the paper's active variant adds the consistency check and, as we read it, a
+/// threshold above (n + corrupt clients)/2, e.g. t = ⌊2n/3⌋ + 1 against fewer than n/3 corrupt clients).
 /// (2) Poisoned inputs: the server sees only masked updates, so robust aggregation rules (median, trimmed mean, Krum,
 /// see <see cref="IAggregationRule"/>) cannot be applied; only the clip range of the fixed-point encoding is enforced,
 /// and only on honest clients (a malicious client can encode anything in the ring).
@@ -148,25 +149,24 @@ public static class SecureAggregation
             // Round 0.
             foreach (var i in all) ClientToServer(0, i, () => clients[i].AdvertiseKeys().Encode(), b => _server.Receive(AdvertiseKeys.Decode(b, parameters)));
             var advertised = Server(0, () => _server.CloseAdvertiseKeys().Encode());
+            _serverBytes[0] += (long)advertised.Length * clients.Count; // to every client of U1
             // Round 1.
             var sharing = all.Where(i => !dropBeforeSharing.Contains(i)).ToList();
             foreach (var i in sharing)
-                ClientToServer(1, i, () => clients[i].ShareKeys(AdvertisedKeys.Decode(Broadcast(0, advertised), parameters)).Encode(),
+                ClientToServer(1, i, () => clients[i].ShareKeys(AdvertisedKeys.Decode(advertised, parameters)).Encode(),
                     b => _server.Receive(ShareKeys.Decode(b, parameters)));
             var forwarded = Server(1, () => _server.CloseShareKeys().ToDictionary(f => f.To - 1, f => f.Encode()));
+            _serverBytes[1] += forwarded.Values.Sum(f => (long)f.Length); // one message to each client of U2
             // Round 2.
             var masking = sharing.Where(i => !dropBeforeMasking.Contains(i)).ToList();
             foreach (var i in masking)
-                ClientToServer(2, i, () =>
-                    {
-                        _serverBytes[1] += forwarded[i].Length;
-                        return clients[i].MaskInput(ForwardedShares.Decode(forwarded[i], parameters), inputs[i]).Encode();
-                    },
+                ClientToServer(2, i, () => clients[i].MaskInput(ForwardedShares.Decode(forwarded[i], parameters), inputs[i]).Encode(),
                     b => _server.Receive(MaskedInput.Decode(b, parameters)));
             var request = Server(2, () => _server.CloseMaskedInput().Encode());
+            _serverBytes[2] += (long)request.Length * masking.Count; // to every client of U3
             // Round 3.
             foreach (var i in masking.Where(i => !dropAfterMasking.Contains(i)))
-                ClientToServer(3, i, () => clients[i].Unmask(UnmaskRequest.Decode(Broadcast(2, request), parameters)).Encode(),
+                ClientToServer(3, i, () => clients[i].Unmask(UnmaskRequest.Decode(request, parameters)).Encode(),
                     b => _server.Receive(UnmaskingShares.Decode(b, parameters)));
             return Server(3, _server.Finish);
         }
@@ -175,12 +175,6 @@ public static class SecureAggregation
         [
             .. PhaseNames.Select((name, p) => new SecureAggregationPhaseStats(name, _clientBytes[p], _serverBytes[p], _clientTime[p], _serverTime[p])),
         ]);
-
-        private byte[] Broadcast(int phase, byte[] message)
-        {
-            _serverBytes[phase] += message.Length;
-            return message;
-        }
 
         private void ClientToServer(int phase, int client, Func<byte[]> send, Action<byte[]> receive)
         {

@@ -205,6 +205,26 @@ public sealed class SecureAggregationTests(ITestOutputHelper output)
         Assert.All(masked.Zip(other), p => Assert.False(p.First.AsSpan(10).SequenceEqual(p.Second.AsSpan(10))));
     }
 
+    [Fact]
+    public void Stats_count_every_message_byte()
+    {
+        // 5 clients, 20 parameters; client 1 (index) drops before masking, client 3 after.
+        const int n = 5, m = 20;
+        var (_, stats) = SecureAggregation.Simulate(Inputs(n, m, 71), 3, new HashSet<int> { 1 }, new HashSet<int> { 3 }, 71);
+        output.WriteLine($"seed 71; per client {string.Join(", ", Enumerable.Range(0, n).Select(stats.BytesSentByClient))}; server {stats.ServerBytesSent}");
+        Assert.Equal(4, stats.Phases.Count);
+        Assert.All(stats.Phases[0].ClientBytesSent, b => Assert.Equal(10 + 66, b));
+        Assert.All(stats.Phases[1].ClientBytesSent, b => Assert.Equal(14 + (n - 1) * 118, b));
+        Assert.Equal(new long[] { 16 + 4 * m, 0, 16 + 4 * m, 16 + 4 * m, 16 + 4 * m }, stats.Phases[2].ClientBytesSent);
+        // Round 3: 5 subjects (U2 = everyone): the seeds of the 4 maskers (35 B each), the mask key of index 1 (67 B).
+        Assert.Equal(new long[] { 14 + 4 * 35 + 67, 0, 14 + 4 * 35 + 67, 0, 14 + 4 * 35 + 67 }, stats.Phases[3].ClientBytesSent);
+        Assert.Equal(n * (12 + n * 66), stats.Phases[0].ServerBytesSent);
+        Assert.Equal(n * (14 + (n - 1) * 118), stats.Phases[1].ServerBytesSent);
+        Assert.Equal(4 * (10 + 4 + 2 * 5), stats.Phases[2].ServerBytesSent);
+        Assert.Equal(4L * m, stats.PlainBytesPerClient);
+        Assert.True(stats.ServerTime > TimeSpan.Zero && stats.MaxClientTime > TimeSpan.Zero);
+    }
+
     // ---- What the server sees ----------------------------------------------------------------------------------
 
     private static uint[] ServerViewOfClient1(float[][] inputs, long seed, ISet<int>? dropBeforeMasking = null)
