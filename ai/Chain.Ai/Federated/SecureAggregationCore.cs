@@ -40,7 +40,7 @@ public sealed class SecureAggregationRangeException(int index, double value, dou
 /// <see cref="Clip"/> the bound on every input value (see <see cref="RingFixedPoint"/>). <see cref="Session"/> is bound
 /// into every message, key derivation and ciphertext, so messages of one round are useless in another.
 /// </summary>
-public sealed record SecureAggregationParameters
+public sealed class SecureAggregationParameters
 {
     /// <summary>At most 255 clients (the Shamir sharing's custodian limit, and ids fit one byte in spirit; two on the wire).</summary>
     public const int MaxClients = 255;
