@@ -22,6 +22,7 @@ public static class FlCommand
         fl.Add(FlTestnetCommand.Create(stdout, stderr));
         fl.Add(FlSplitCommand.Create(stdout, stderr));
         fl.Add(FlPaillierCommand.Create(stdout, stderr));
+        fl.Add(FlSecAggCommand.Create(stdout, stderr));
         return fl;
     }
 }
