@@ -252,13 +252,7 @@ public static class FlSimulateCommand
         var (path, data) = DataArguments.Load(result);
         var seed = DataArguments.Seed(result);
         var chosen = DetectionSplit.Choose(data, seed);
-        var scheme = result.GetValue<string>("--partition") switch
-        {
-            "iid" => PartitionScheme.Iid,
-            "time" => PartitionScheme.TimeBlocks,
-            "dirichlet" => PartitionScheme.Dirichlet,
-            var other => throw new ArgumentException($"--partition: '{other}' is not iid, time or dirichlet"),
-        };
+        var scheme = ParseScheme(result.GetValue<string>("--partition"));
         var partition = new PartitionOptions(result.GetValue<int>("--clients"), scheme, result.GetValue<double>("--alpha"), seed);
         var prepared = FederatedData.Prepare(data, chosen.Split, partition, DataArguments.Features(result));
         var sizes = string.Join(" ", prepared.Clients.Select(c => string.Create(Inv, $"{c.Count}/{c.Attacks}")));
@@ -270,6 +264,15 @@ public static class FlSimulateCommand
             $"federatedly (client count/sum/sum-of-squares only).");
         return (prepared, description);
     }
+
+    /// <summary>The <c>--partition</c> value: iid, time or dirichlet.</summary>
+    internal static PartitionScheme ParseScheme(string? name) => name switch
+    {
+        "iid" => PartitionScheme.Iid,
+        "time" => PartitionScheme.TimeBlocks,
+        "dirichlet" => PartitionScheme.Dirichlet,
+        var other => throw new ArgumentException($"--partition: '{other}' is not iid, time or dirichlet"),
+    };
 
     private static FederatedOptions Options(ParseResult r)
     {

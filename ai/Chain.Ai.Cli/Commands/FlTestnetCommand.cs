@@ -49,13 +49,7 @@ public static class FlTestnetCommand
                 var (_, data) = DataArguments.Load(result);
                 var seed = DataArguments.Seed(result);
                 var hospitals = manifest.Organisations.Count(o => o.Role == "hospital" && manifest.NodeOf(o.Id) is not null);
-                var scheme = result.GetValue(partition) switch
-                {
-                    "iid" => PartitionScheme.Iid,
-                    "time" => PartitionScheme.TimeBlocks,
-                    "dirichlet" => PartitionScheme.Dirichlet,
-                    var other => throw new ArgumentException($"--partition: '{other}' is not iid, time or dirichlet"),
-                };
+                var scheme = FlSimulateCommand.ParseScheme(result.GetValue(partition));
                 var chosen = DetectionSplit.Choose(data, seed);
                 var prepared = FederatedData.Prepare(data, chosen.Split, new PartitionOptions(hospitals, scheme, result.GetValue(alpha), seed),
                     DataArguments.Features(result));

@@ -33,22 +33,10 @@ public static class LedgerCommands
         {
             if (parse.GetValue(Testnet) is { } given)
             {
-                var dir = Path.GetFullPath(given);
+                var manifest = OnChain.TestnetManifest.Load(given);
                 var name = parse.GetValue(Client) ?? throw new ArgumentException("--testnet needs --client NAME (e.g. hospital-a-app)");
-                using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "testnet.json")));
-                var root = manifest.RootElement;
-                var cas = root.GetProperty("organisations").EnumerateArray()
-                    .Select(o => (o.GetProperty("id").GetString()!, Path.GetFullPath(o.GetProperty("ca").GetString()!, dir))).ToList();
-                var client = root.GetProperty("clients").EnumerateArray().FirstOrDefault(c => c.GetProperty("name").GetString() == name);
-                if (client.ValueKind != JsonValueKind.Object) throw new ArgumentException($"the testnet has no client {name}");
-                var org = client.GetProperty("organisation").GetString()!;
-                var nodes = root.GetProperty("nodes").EnumerateArray().ToList();
                 var wanted = parse.GetValue(Node);
-                var node = wanted >= 0
-                    ? nodes.FirstOrDefault(n => n.GetProperty("id").GetInt32() == wanted)
-                    : nodes.FirstOrDefault(n => n.GetProperty("organisation").GetString() == org) is { ValueKind: JsonValueKind.Object } own ? own : nodes[0];
-                if (node.ValueKind != JsonValueKind.Object) throw new ArgumentException($"the testnet has no node {wanted}");
-                return (ChainClient.Open(Path.GetFullPath(client.GetProperty("dir").GetString()!, dir), node.GetProperty("listen").GetString()!, cas), org);
+                return (manifest.Connect(name, wanted >= 0 ? wanted : null), manifest.Client(name).Organisation);
             }
             var clientDir = parse.GetValue(ClientDir) ?? throw new ArgumentException("give --testnet DIR --client NAME, or --client-dir DIR --address HOST:PORT --ca ORG=PATH --organisation ORG");
             var address = parse.GetValue(Address) ?? throw new ArgumentException("--client-dir needs --address HOST:PORT");
