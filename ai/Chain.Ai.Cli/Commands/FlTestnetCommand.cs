@@ -37,8 +37,9 @@ public static class FlTestnetCommand
         var partition = new Option<string>("--partition") { Description = "iid, time or dirichlet.", DefaultValueFactory = _ => "dirichlet" };
         var alpha = new Option<double>("--alpha") { Description = "Dirichlet concentration.", DefaultValueFactory = _ => 1.0 };
         var attest = new Option<string?>("--attest") { Description = "Attest the final model under this model name (version = the run)." };
+        var sealKey = new Option<string?>("--seal-key") { Description = "Seal every update to the coordinator with this custody key file (created, and registered on chain, if missing)." };
         var timeout = new Option<int>("--round-timeout") { Description = "Seconds to wait for each round's updates.", DefaultValueFactory = _ => 120 };
-        foreach (var o in new Option[] { testnet, rounds, rule, dataset, run, budget, clip, noise, delta, epochs, lr, partition, alpha, attest, timeout })
+        foreach (var o in new Option[] { testnet, rounds, rule, dataset, run, budget, clip, noise, delta, epochs, lr, partition, alpha, attest, sealKey, timeout })
             command.Add(o);
         command.SetAction(async (result, ct) =>
         {
@@ -56,11 +57,26 @@ public static class FlTestnetCommand
                 var budgetValue = result.GetValue(budget) is { } b
                     ? decimal.TryParse(b, NumberStyles.Float, Inv, out var d) && d > 0 ? d : throw new ArgumentException($"--budget '{b}' is not a positive number")
                     : (decimal?)null;
+                Chain.Client.Custody.CustodyKeyPair? key = null;
+                if (result.GetValue(sealKey) is { } keyPath)
+                {
+                    if (File.Exists(keyPath))
+                    {
+                        key = Chain.Client.Custody.CustodyKeyPair.Load(keyPath);
+                    }
+                    else
+                    {
+                        key = Chain.Client.Custody.CustodyKeyPair.Create();
+                        key.Save(keyPath);
+                        stdout.WriteLine($"created the coordinator's custody key {keyPath} (readable by you only)");
+                    }
+                }
+                using var keyScope = key;
                 var o = new TestnetFederationOptions(
                     result.GetValue(run) ?? "fl-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", Inv), result.GetValue(dataset)!, result.GetValue(rule)!,
                     result.GetValue(rounds), new LocalTrainingOptions(result.GetValue(epochs), 64, result.GetValue(lr), Seed: seed),
                     result.GetValue(clip) is { } c ? new ClientLevelDp(c, result.GetValue(noise)) : null, result.GetValue(delta), budgetValue,
-                    result.GetValue(attest), seed);
+                    result.GetValue(attest), seed, CoordinatorKey: key);
                 _ = o.CreateRule(hospitals); // refuses an unknown rule before connecting
                 stdout.WriteLine(string.Create(Inv,
                     $"testnet {manifest.Dir}: {hospitals} hospitals; data {path}, {data.Count} rows, {prepared.Inputs} features; split {chosen.Description}; "
@@ -86,7 +102,8 @@ public static class FlTestnetCommand
                 return Program.CheckFailed;
             }
             catch (Exception e) when (e is DatasetException or FederatedException or FederatedPayloadException or AggregationException or ArgumentException
-                                          or InvalidDataException or IOException or UnauthorizedAccessException or Chain.Api.Tls.TlsConfigurationException)
+                                          or InvalidDataException or IOException or UnauthorizedAccessException or Chain.Api.Tls.TlsConfigurationException
+                                          or Chain.Client.Custody.CustodyException)
             {
                 await stderr.WriteLineAsync($"error: {e.Message.Split('\n')[0]}").ConfigureAwait(false);
                 return Program.Error;

@@ -7,6 +7,7 @@ using Chain.Ai.Tests.Detection;
 using Chain.Ai.Tests.OnChain;
 using Chain.Chaincode.Contracts;
 using Chain.Client;
+using Chain.Client.Custody;
 using Chain.Client.Queries;
 using Xunit.Abstractions;
 
@@ -125,6 +126,26 @@ public sealed class LedgerRoundsTests(ITestOutputHelper output)
         Assert.NotNull(finalBytes);
         Assert.Equal(outcome3.Global, FederatedPayload.Decode(finalBytes!).Values);
 
+        // Round 4, sealed: updates are sealed to hospital-a's registered custody key. An auditor fetching an update by its
+        // hash sees ciphertext; hospital-d, which does not seal, is left out.
+        using var coordinatorKey = CustodyKeyPair.Create();
+        Assert.True((await own[0].SubmitAsync("custody", "register-key", [coordinatorKey.PublicKeyHex], cancellationToken: ct)).Succeeded);
+        var sealedCoordinator = new RoundCoordinator(own[0], hospitals[0], blobs[0], coordinatorKey);
+        var round4 = "r4-" + dataset;
+        var sealedParts = Enumerable.Range(0, 3).Select(i => new RoundParticipant(own[i], hospitals[i], blobs[i], new FixedLearner(values[i], 100), sealUpdates: true)
+            .TakePartAsync(round4, 0m, TimeSpan.FromSeconds(60), ct)).ToList();
+        var unsealed = participants[3].TakePartAsync(round4, 0m, TimeSpan.FromSeconds(60), ct);
+        var outcome4 = await sealedCoordinator.RunAsync(round4, dataset, "median", new CoordinateMedian(), hospitals, outcome3.Global, TimeSpan.FromSeconds(60), ct);
+        var sealedDone = await Task.WhenAll(sealedParts);
+        await unsealed;
+        Assert.Equal(["hospital-a", "hospital-b", "hospital-c"], outcome4.Included);
+        Assert.Contains("not sealed to the coordinator", Assert.Single(outcome4.Excluded).Reason);
+        Assert.Equal(outcome3.Global[0] + 2f, outcome4.Global[0], 3); // median of 1, 2, 3
+        var seen = await net.Client("auditor-1", 1).GetBlobAsync(Hash32.Parse(sealedDone[1].UpdateSha256), ct); // hospital-b stored it on its node
+        Assert.NotNull(seen);
+        Assert.Throws<FederatedPayloadException>(() => FederatedPayload.Decode(seen!));
+        Log("round 4: sealed updates opened by the coordinator only; an unsealed one left out");
+
         // The testnet mode with real learners: the federated MLP on synthetic IoMT rows partitioned among the four
         // hospitals, client-level DP (clip + local noise), the epsilon of each round recorded, and the final model attested
         // under the hash of the last aggregate.
@@ -133,7 +154,7 @@ public sealed class LedgerRoundsTests(ITestOutputHelper output)
         var prepared = FederatedData.Prepare(synthetic, split, new PartitionOptions(4, PartitionScheme.Iid, 1, 5));
         var dpDataset = "dp-" + dataset;
         var options = new TestnetFederationOptions("run-" + dataset, dpDataset, "fedavg", 3, new LocalTrainingOptions(Epochs: 5, BatchSize: 32, LearningRate: 0.1, Seed: 5),
-            new ClientLevelDp(5, 0.01), 1e-5, Budget: 1_000_000m, AttestModel: "fl-synthetic", Seed: 5);
+            new ClientLevelDp(5, 0.01), 1e-5, Budget: 1_000_000m, AttestModel: "fl-synthetic", Seed: 5, CoordinatorKey: coordinatorKey);
         var run = await TestnetFederation.RunAsync(Testnet(net), prepared, options, (_, _) => new TrainingSummaryInput("synthetic"), Log,
             TimeSpan.FromSeconds(60), ct);
         Assert.Equal(3, run.Rounds.Count);

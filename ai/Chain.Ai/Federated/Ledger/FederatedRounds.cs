@@ -3,6 +3,7 @@ using System.Globalization;
 using Chain.Accel;
 using Chain.Chaincode.Contracts;
 using Chain.Client;
+using Chain.Client.Custody;
 using Chain.Client.Queries;
 using Grpc.Core;
 
@@ -71,8 +72,11 @@ public sealed record Participation(string Round, string UpdateSha256, decimal Ep
 /// One hospital's side of a ledger-coordinated round: waits for the round to be opened with it as a participant, fetches
 /// the base model the registry names, trains on its own data, stores its update on its own node, and records the update's
 /// hash and the epsilon it spent with <c>fl.submit</c> (the registry refuses it if the consortium budget would be exceeded).
+/// With <paramref name="sealUpdates"/>, the update is sealed (<see cref="SealedBox"/>: X25519 + ChaCha20-Poly1305) to the
+/// coordinator's custody key registered on chain, bound to the chain, round, coordinator and sender, so other members and
+/// auditors who fetch the blob by its hash see only ciphertext.
 /// </summary>
-public sealed class RoundParticipant(ChainClient client, string organisation, LedgerBlobs blobs, ILocalLearner learner)
+public sealed class RoundParticipant(ChainClient client, string organisation, LedgerBlobs blobs, ILocalLearner learner, bool sealUpdates = false)
 {
     public string Organisation { get; } = organisation;
 
@@ -92,6 +96,13 @@ public sealed class RoundParticipant(ChainClient client, string organisation, Le
         var (delta, examples) = learner.Train(global, round);
         var training = watch.Elapsed;
         var payload = new FederatedPayload(PayloadKind.Update, round, Organisation, examples, delta).Encode();
+        if (sealUpdates)
+        {
+            var key = await new CustodyQueries(client.State).GetCustodyKeyAsync(record.Coordinator, ct).ConfigureAwait(false)
+                      ?? throw new FederatedRoundException($"the coordinator {record.Coordinator} has no custody key registered on chain to seal updates to");
+            var chainId = (await client.StatusAsync(ct).ConfigureAwait(false)).ChainId;
+            payload = SealedBox.Seal(payload, key, UpdateSeal.Context(chainId, round, record.Coordinator, Organisation));
+        }
         var sha = await blobs.PutAsync(payload, ct).ConfigureAwait(false);
         var result = await client.SubmitAsync(FederatedRoundContract.ContractId, "submit",
             [round, sha, epsilon.ToString(CultureInfo.InvariantCulture)], cancellationToken: ct).ConfigureAwait(false);
@@ -113,9 +124,10 @@ public sealed record RoundOutcome(
 /// (<c>fl.open(round, dataset, rule, participants, base)</c>), waits for the participants' updates to be recorded, fetches
 /// each by the hash on the ledger, refuses payloads that do not decode or belong to another round, sender or model size
 /// (the sender is left out, not trusted), aggregates with the rule, stores the new global model and records its hash
-/// with <c>fl.close</c>.
+/// with <c>fl.close</c>. With <paramref name="openWith"/> (its custody key pair, whose public half is registered on
+/// chain), every update must be sealed to it; one that does not open is left out.
 /// </summary>
-public sealed class RoundCoordinator(ChainClient client, string organisation, LedgerBlobs blobs)
+public sealed class RoundCoordinator(ChainClient client, string organisation, LedgerBlobs blobs, CustodyKeyPair? openWith = null)
 {
     public string Organisation { get; } = organisation;
 
@@ -147,12 +159,24 @@ public sealed class RoundCoordinator(ChainClient client, string organisation, Le
         var missing = record.Participants.Where(p => !record.Updates.ContainsKey(p)).ToList();
         var updates = new List<ClientUpdate>();
         var excluded = new List<ExcludedUpdate>();
+        var chainId = openWith is null ? "" : (await client.StatusAsync(ct).ConfigureAwait(false)).ChainId;
         foreach (var (participant, sha) in record.Updates.OrderBy(u => u.Key, StringComparer.Ordinal))
         {
             try
             {
-                var p = FederatedPayload.DecodeExpected(await blobs.GetAsync(sha, ct).ConfigureAwait(false), PayloadKind.Update, round,
-                    participant, global.Length);
+                var bytes = await blobs.GetAsync(sha, ct).ConfigureAwait(false);
+                if (openWith is not null)
+                {
+                    try
+                    {
+                        bytes = SealedBox.Open(bytes, openWith, UpdateSeal.Context(chainId, round, Organisation, participant));
+                    }
+                    catch (CustodyException e)
+                    {
+                        throw new FederatedPayloadException($"the update is not sealed to the coordinator: {e.Message}");
+                    }
+                }
+                var p = FederatedPayload.DecodeExpected(bytes, PayloadKind.Update, round, participant, global.Length);
                 updates.Add(new ClientUpdate(participant, p.Values, Math.Max(1, p.Examples)));
             }
             catch (FederatedPayloadException e)
@@ -174,6 +198,13 @@ public sealed class RoundCoordinator(ChainClient client, string organisation, Le
         return new RoundOutcome(round, baseSha, aggregateSha, next, [.. updates.Select(u => u.Client)], excluded, missing,
             record.Epsilon.Values.Sum(), blobs.BytesFetched - fetchedBefore, watch.Elapsed);
     }
+}
+
+/// <summary>What a sealed update is bound to: the chain, the round, the coordinator it is sealed to and its sender.</summary>
+public static class UpdateSeal
+{
+    public static SealContext Context(string chainId, string round, string coordinator, string sender) =>
+        new(chainId, round, 0, coordinator, "fl-update/" + sender);
 }
 
 internal static class RoundWaiter

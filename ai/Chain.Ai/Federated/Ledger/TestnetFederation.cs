@@ -2,6 +2,8 @@ using System.Globalization;
 using Chain.Ai.Detection;
 using Chain.Ai.OnChain;
 using Chain.Client;
+using Chain.Client.Custody;
+using Chain.Client.Queries;
 using Chain.Chaincode.Contracts;
 
 namespace Chain.Ai.Federated.Ledger;
@@ -52,11 +54,14 @@ public sealed class MlpLearner : ILocalLearner, IDisposable
 /// <c>Rule</c> go to the registry; <c>Dp</c> (clip and local noise per hospital) with <c>DpDelta</c>; when <c>Budget</c>
 /// is set, the regulator sets the dataset's consortium privacy budget to it first; <c>AttestModel</c> names the model
 /// under which the coordinator attests the final model (version = run), or null; <c>TrimBeta</c> and
-/// <c>AssumedMalicious</c> configure trimmed mean and (Multi-)Krum.
+/// <c>AssumedMalicious</c> configure trimmed mean and (Multi-)Krum; with <c>CoordinatorKey</c> (the coordinator's custody
+/// key pair), every update is sealed to it: its public half is registered on chain if the coordinator has none, and a
+/// different registered key is refused.
 /// </summary>
 public sealed record TestnetFederationOptions(
     string Run, string Dataset, string Rule, int Rounds, LocalTrainingOptions Local, ClientLevelDp? Dp = null, double DpDelta = 1e-5,
-    decimal? Budget = null, string? AttestModel = null, int Seed = 1, double TrimBeta = 0.25, int AssumedMalicious = 1)
+    decimal? Budget = null, string? AttestModel = null, int Seed = 1, double TrimBeta = 0.25, int AssumedMalicious = 1,
+    CustodyKeyPair? CoordinatorKey = null)
 {
     public IAggregationRule CreateRule(int participants) => Rule switch
     {
@@ -121,14 +126,28 @@ public static class TestnetFederation
                 var local = options.Local with { Seed = options.Seed * 1000 + k, ProxMu = options.Rule == "fedprox" ? Math.Max(options.Local.ProxMu, 0.01) : options.Local.ProxMu };
                 var learner = new MlpLearner(data.Clients[k], data.Inputs, local, options.Dp, options.Seed * 7919 + k);
                 learners.Add(learner);
-                participants.Add(new RoundParticipant(own, h, blobs, learner));
+                participants.Add(new RoundParticipant(own, h, blobs, learner, sealUpdates: options.CoordinatorKey is not null));
                 if (k == 0)
                 {
                     coordinatorBlobs = blobs;
                     coordinatorClient = own;
                 }
             }
-            var coordinator = new RoundCoordinator(coordinatorClient!, hospitals[0], coordinatorBlobs!);
+            var coordinator = new RoundCoordinator(coordinatorClient!, hospitals[0], coordinatorBlobs!, options.CoordinatorKey);
+            if (options.CoordinatorKey is { } sealKey)
+            {
+                var registered = await new CustodyQueries(coordinatorClient!.State).GetCustodyKeyAsync(hospitals[0], ct).ConfigureAwait(false);
+                if (registered is null)
+                {
+                    var r = await coordinatorClient.SubmitAsync("custody", "register-key", [sealKey.PublicKeyHex], cancellationToken: ct).ConfigureAwait(false);
+                    if (!r.Succeeded) throw new FederatedRoundException($"registering {hospitals[0]}'s custody key failed: {r.Error}");
+                    log($"registered {hospitals[0]}'s custody key {sealKey.PublicKeyHex[..16]}… for sealed updates");
+                }
+                else if (registered != sealKey.PublicKeyHex)
+                {
+                    throw new ArgumentException($"{hospitals[0]} has another custody key registered ({registered[..16]}…): give that key's file to seal updates");
+                }
+            }
             if (options.Budget is { } budget)
             {
                 var regulator = manifest.Clients.FirstOrDefault(c => manifest.Organisations.Any(o => o.Id == c.Organisation && o.Role == "regulator"))
