@@ -9,7 +9,7 @@ using Status = Grpc.Core.Status;
 namespace Chain.Node;
 
 /// <summary>The off-chain blob API (proto/chain/v1/blobs.proto): content-addressed payloads the ledger records by hash.</summary>
-internal sealed class BlobService(CallerIdentity callers, IBlobStore blobs, NodeMetrics metrics) : Blobs.BlobsBase
+internal sealed class BlobService(CallerIdentity callers, Lazy<RocksDbBlobStore> store, NodeMetrics metrics) : Blobs.BlobsBase
 {
     public override Task<PutBlobResponse> Put(PutBlobRequest request, ServerCallContext context)
     {
@@ -18,7 +18,7 @@ internal sealed class BlobService(CallerIdentity callers, IBlobStore blobs, Node
         try
         {
             var hash = BlobStoreBase.ParseHash(request.Sha256);
-            var stored = blobs.Put(hash, request.Data.Span);
+            var stored = store.Value.Put(hash, request.Data.Span);
             if (stored) metrics.BlobStored(request.Data.Length);
             return Task.FromResult(new PutBlobResponse { Sha256 = hash.ToString(), Size = (ulong)request.Data.Length, AlreadyStored = !stored });
         }
@@ -26,6 +26,10 @@ internal sealed class BlobService(CallerIdentity callers, IBlobStore blobs, Node
         {
             var code = e.Error == BlobError.Full ? StatusCode.ResourceExhausted : StatusCode.InvalidArgument;
             throw new RpcException(new Status(code, e.Message));
+        }
+        catch (LedgerException e) when (e.Error == LedgerError.StoreCorrupt)
+        {
+            throw new RpcException(new Status(StatusCode.DataLoss, e.Message));
         }
     }
 
@@ -36,7 +40,7 @@ internal sealed class BlobService(CallerIdentity callers, IBlobStore blobs, Node
         try
         {
             var hash = BlobStoreBase.ParseHash(request.Sha256);
-            var data = blobs.Get(hash) ?? throw new RpcException(new Status(StatusCode.NotFound, $"this node holds no blob {hash}"));
+            var data = store.Value.Get(hash) ?? throw new RpcException(new Status(StatusCode.NotFound, $"this node holds no blob {hash}"));
             return Task.FromResult(new GetBlobResponse { Data = ByteString.CopyFrom(data) });
         }
         catch (BlobException e)

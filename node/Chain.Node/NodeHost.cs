@@ -126,7 +126,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
 {
     private readonly NodeOptions _options;
     private readonly RocksDbLedgerStore _store;
-    private readonly RocksDbBlobStore _blobs;
+    private readonly Lazy<RocksDbBlobStore> _blobs;
     private readonly WebApplication _app;
     private readonly Driver _driver;
     private readonly PeerNetwork _network;
@@ -135,7 +135,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _background = new();
 
-    private NodeRuntime(NodeOptions options, RocksDbLedgerStore store, RocksDbBlobStore blobs, WebApplication app, Driver driver, PeerNetwork network,
+    private NodeRuntime(NodeOptions options, RocksDbLedgerStore store, Lazy<RocksDbBlobStore> blobs, WebApplication app, Driver driver, PeerNetwork network,
         Admission admission, MempoolJournal journal, ILogger logger)
     {
         _options = options;
@@ -204,8 +204,14 @@ internal sealed class NodeRuntime : IAsyncDisposable
         var dataDir = options.Resolve(options.DataDir);
         Directory.CreateDirectory(dataDir);
         var store = RocksDbLedgerStore.Open(Path.Combine(dataDir, "ledger"), genesis);
-        var blobs = RocksDbBlobStore.Open(Path.Combine(dataDir, "blobs"), new BlobLimits(options.Blobs.MaxBlobBytes, options.Blobs.MaxTotalBytes));
-        metrics.BlobBytes.Set(blobs.TotalBytes);
+        // The blob store opens on first use: a node that serves no off-chain payloads keeps one RocksDB, as before.
+        var blobLimits = new BlobLimits(options.Blobs.MaxBlobBytes, options.Blobs.MaxTotalBytes);
+        var blobs = new Lazy<RocksDbBlobStore>(() =>
+        {
+            var opened = RocksDbBlobStore.Open(Path.Combine(dataDir, "blobs"), blobLimits);
+            metrics.BlobBytes.Set(opened.TotalBytes);
+            return opened;
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
         var mempool = new Mempool(options.Mempool);
         var journal = new MempoolJournal(store);
         var runtime = new ChaincodeRuntime(SystemContracts.Registry(), genesis);
@@ -307,7 +313,7 @@ internal sealed class NodeRuntime : IAsyncDisposable
         _journal.Dispose();
         await _app.DisposeAsync().ConfigureAwait(false);
         _store.Dispose();
-        _blobs.Dispose();
+        if (_blobs.IsValueCreated) _blobs.Value.Dispose();
         _background.Dispose();
     }
 }
