@@ -83,7 +83,7 @@ public static class FlTestnetCommand
                     + $"rows/attacks per hospital: {string.Join(" ", prepared.Clients.Select(x => $"{x.Count}/{x.Attacks}"))}; rule {o.Rule}; "
                     + $"DP {(o.Dp is { } dp ? $"clip {dp.ClipNorm} sigma {dp.NoiseMultiplier}, each hospital records {TestnetFederation.RoundEpsilon(dp, 1, o.DpDelta)} for round 1" : "off (epsilon 0 recorded)")}"));
                 var fingerprint = DataFingerprint.Compute(path, options);
-                var outcome = await TestnetFederation.RunAsync(manifest, prepared, o, (_, _) => new TrainingSummaryInput(fingerprint),
+                var outcome = await TestnetFederation.RunAsync(manifest, prepared, o, fingerprint,
                     stdout.WriteLine, TimeSpan.FromSeconds(Math.Max(1, result.GetValue(timeout))), ct).ConfigureAwait(false);
                 var last = outcome.Rounds[^1];
                 stdout.WriteLine(string.Create(Inv,

@@ -50,6 +50,19 @@ public sealed record ClientLevelDp(double ClipNorm, double NoiseMultiplier)
     }
 
     /// <summary>
+    /// Local (client-side) noise: <paramref name="delta"/> clipped to C plus Gaussian noise of std sigma·C on every value,
+    /// from <paramref name="random"/>, so the update is private before it leaves the client.
+    /// </summary>
+    public float[] Privatise(ReadOnlySpan<float> delta, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var result = Clip(delta);
+        var sd = NoiseStandardDeviation;
+        if (sd > 0) for (var i = 0; i < result.Length; i++) result[i] += (float)(sd * Gaussian.Next(random));
+        return result;
+    }
+
+    /// <summary>
     /// The private mean: (Σ clipped + N(0, (sigma·C)²)) / <paramref name="expectedClients"/>, noise from
     /// <paramref name="random"/>. The deltas must already be clipped (each norm ≤ C, checked). With no participants the
     /// result is noise alone (the round is still spent).

@@ -108,6 +108,20 @@ public sealed class FederatedSimulationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Local_noise_clips_then_adds_seeded_noise_of_std_sigma_c()
+    {
+        var delta = Enumerable.Range(0, 20_000).Select(i => (float)Math.Sin(i)).ToArray();
+        Assert.Equal(new ClientLevelDp(2, 0).Clip(delta), new ClientLevelDp(2, 0).Privatise(delta, new Random(3)));
+        var dp = new ClientLevelDp(2, 0.5);
+        var noisy = dp.Privatise(delta, new Random(3));
+        Assert.Equal(noisy, dp.Privatise(delta, new Random(3)));
+        var clipped = dp.Clip(delta);
+        var noise = noisy.Zip(clipped, (a, b) => (double)a - b).ToArray();
+        var sd = Math.Sqrt(noise.Average(x => x * x));
+        Assert.InRange(sd, 0.97, 1.03); // sigma·C = 1
+    }
+
+    [Fact]
     public void Clipping_bounds_the_norm_and_leaves_small_deltas_alone()
     {
         var dp = new ClientLevelDp(0.5, 1.0);

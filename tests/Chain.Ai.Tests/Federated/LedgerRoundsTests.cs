@@ -155,7 +155,7 @@ public sealed class LedgerRoundsTests(ITestOutputHelper output)
         var dpDataset = "dp-" + dataset;
         var options = new TestnetFederationOptions("run-" + dataset, dpDataset, "fedavg", 3, new LocalTrainingOptions(Epochs: 5, BatchSize: 32, LearningRate: 0.1, Seed: 5),
             new ClientLevelDp(5, 0.01), 1e-5, Budget: 1_000_000m, AttestModel: "fl-synthetic", Seed: 5, CoordinatorKey: coordinatorKey);
-        var run = await TestnetFederation.RunAsync(Testnet(net), prepared, options, (_, _) => new TrainingSummaryInput("synthetic"), Log,
+        var run = await TestnetFederation.RunAsync(Testnet(net), prepared, options, "synthetic", Log,
             TimeSpan.FromSeconds(60), ct);
         Assert.Equal(3, run.Rounds.Count);
         foreach (var r in run.Rounds) Assert.Equal(4, r.Outcome.Included.Count);

@@ -32,18 +32,7 @@ public sealed class MlpLearner : ILocalLearner, IDisposable
     public (float[] Delta, int Examples) Train(float[] global, string round)
     {
         var delta = LocalTrainer.Train(_model, global, _data, _options);
-        if (_dp is { } dp)
-        {
-            delta = dp.Clip(delta);
-            for (var i = 0; i < delta.Length; i++) delta[i] += (float)(Gaussian() * dp.NoiseStandardDeviation);
-        }
-        return (delta, _data.Count);
-    }
-
-    private double Gaussian()
-    {
-        var u1 = 1.0 - _noise.NextDouble();
-        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * _noise.NextDouble());
+        return (_dp is { } dp ? dp.Privatise(delta, _noise) : delta, _data.Count);
     }
 
     public void Dispose() => _model.Dispose();
@@ -92,7 +81,7 @@ public sealed record TestnetFederationResult(IReadOnlyList<TestnetRound> Rounds,
 public static class TestnetFederation
 {
     public static async Task<TestnetFederationResult> RunAsync(TestnetManifest manifest, FederatedData data, TestnetFederationOptions options,
-        Func<ClientData, string, TrainingSummaryInput?>? summary, Action<string> log, TimeSpan roundTimeout, CancellationToken ct)
+        string? dataFingerprint, Action<string> log, TimeSpan roundTimeout, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(data);
@@ -195,7 +184,7 @@ public static class TestnetFederation
 
             var finalSha = rounds[^1].Outcome.AggregateSha256;
             ModelVersion? attested = null;
-            if (options.AttestModel is { } model && summary?.Invoke(data.Clients[0], finalSha) is { } input)
+            if (options.AttestModel is { } model && dataFingerprint is not null)
             {
                 var path = Path.Combine(Path.GetTempPath(), $"chain-fl-{Guid.NewGuid():N}.bin");
                 try
@@ -206,7 +195,7 @@ public static class TestnetFederation
                     var privacy = options.Dp is { } dp2 && dp2.NoiseMultiplier > 0
                         ? TrainingPrivacy.Dp(dp2.Epsilon(1, options.Rounds, options.DpDelta).Epsilon, options.DpDelta)
                         : TrainingPrivacy.None;
-                    var claim = new ModelVersionClaim(model, options.Run, null, new TrainingSummary(input.DataFingerprint, privacy, metrics));
+                    var claim = new ModelVersionClaim(model, options.Run, null, new TrainingSummary(dataFingerprint, privacy, metrics));
                     attested = await new ModelAttestor(coordinatorClient!, hospitals[0]).AttestAsync(claim, path, ct).ConfigureAwait(false);
                     log($"attested {model} {options.Run} with weights {attested.WeightsSha256[..16]}… (= the last aggregate on the ledger)");
                 }
@@ -235,6 +224,3 @@ public static class TestnetFederation
         return Math.Ceiling((decimal)(after - before) * 1_000_000m) / 1_000_000m;
     }
 }
-
-/// <summary>What the coordinator declares when attesting the federated model.</summary>
-public sealed record TrainingSummaryInput(string DataFingerprint);
